@@ -1,0 +1,61 @@
+"""Every Redis key and queue name the system uses, built in one place from validated names."""
+
+from __future__ import annotations
+
+from workers.names import validate_name
+
+PREFIX = "im"
+
+#: Stream of finished-task events (one entry per task), consumed by the cost rollup.
+EVENTS_STREAM = f"{PREFIX}:events"
+#: Sorted set of worker instance names scored by their last heartbeat time (epoch seconds).
+INSTANCES = f"{PREFIX}:instances"
+#: Hash: target queue -> tasks routed there and not yet finished.
+INFLIGHT = f"{PREFIX}:inflight"
+#: Queue of the maintenance worker (scheduler jobs).
+MAINTENANCE_QUEUE = "maintenance"
+#: Prefix of every agent queue.
+AGENT_QUEUE_PREFIX = "agent"
+
+
+def pool_queue(agent_type: str, pool: str) -> str:
+    """Queue consumed by every instance of one pool: ``agent.<type>.<pool>``."""
+    return f"{AGENT_QUEUE_PREFIX}.{validate_name('agent type', agent_type)}.{validate_name('pool', pool)}"
+
+
+def pool_id(agent_type: str, pool: str) -> str:
+    """Short identifier of a pool used in keys and tables: ``<type>.<pool>``."""
+    return f"{validate_name('agent type', agent_type)}.{validate_name('pool', pool)}"
+
+
+def instance_name(agent_type: str, pool: str, index: int, host: str) -> str:
+    """Celery hostname of one worker instance: ``<type>.<pool>.<n>@<host>``."""
+    return f"{pool_id(agent_type, pool)}.{index}@{host}"
+
+
+def parse_instance(name: str) -> tuple[str, str, int] | None:
+    """Split ``<type>.<pool>.<n>@<host>`` into (type, pool, n); None for other workers."""
+    node = name.split("@", 1)[0]
+    parts = node.split(".")
+    if len(parts) != 3 or not parts[2].isdigit():
+        return None
+    return parts[0], parts[1], int(parts[2])
+
+
+def heartbeat(instance: str) -> str:
+    """Hash with an instance's latest heartbeat; expires when the instance stops beating."""
+    return f"{PREFIX}:hb:{instance}"
+
+
+def desired_instances(agent_type: str, pool: str) -> str:
+    """Desired instance count of a pool, written by the autoscaler, read by the supervisor."""
+    return f"{PREFIX}:scale:desired:{pool_id(agent_type, pool)}"
+
+
+def priority_queue_keys(queue: str, steps: tuple[int, ...] = (0, 3, 6, 9)) -> list[str]:
+    """The Redis lists behind one Celery queue, highest priority first.
+
+    Kombu's Redis transport keeps one list per priority step: the plain name for step 0 and
+    ``<queue>\\x06\\x16<step>`` for the others.
+    """
+    return [queue if step == 0 else f"{queue}\x06\x16{step}" for step in steps]

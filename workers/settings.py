@@ -1,0 +1,254 @@
+"""One settings object, read once at the edge: env vars plus a TOML file of agent types.
+
+Every field can be set by an ``INFRA_MIND_``-prefixed env var; ``REDIS_URL``, ``MONGO_URL`` and
+``OPENAI_API_KEY`` are also read under their usual names.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from decimal import Decimal
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from workers import defaults
+from workers.errors import ConfigError, UnknownAgent
+from workers.names import validate_name
+
+
+class ScalingPolicy(BaseModel):
+    """How the autoscaler sizes one pool (DESIGN §4)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    min: int = Field(1, ge=0, description="fewest instances (0 allows scale to zero)")
+    max: int = Field(4, ge=1, le=256, description="most instances")
+    target_queue_latency_s: float = Field(5.0, gt=0, description="age of the oldest message")
+    target_utilization: float = Field(0.7, gt=0, le=1, description="busy ÷ capacity")
+    max_step_up: int = Field(4, ge=1, description="instances added in one decision")
+    max_step_down: int = Field(1, ge=1, description="instances removed in one decision")
+    cooldown_up_s: float = Field(10.0, ge=0)
+    cooldown_down_s: float = Field(60.0, ge=0)
+    stabilization_s: float = Field(60.0, ge=0, description="scale-in window (highest wins)")
+    cpu_high: float = Field(90.0, gt=0, le=100, description="CPU %% that blocks scale-in")
+    memory_high: float = Field(90.0, gt=0, le=100)
+    scale_to_zero: bool = False
+    activation_queue_depth: int = Field(1, ge=1, description="messages that wake a zero pool")
+    predictive: bool = False
+    schedule_min: dict[str, int] = Field(
+        default_factory=dict, description='time-of-day minimums, e.g. {"09:00-18:00" = 2}'
+    )
+
+    @model_validator(mode="after")
+    def _bounds(self) -> ScalingPolicy:
+        if self.min > self.max:
+            raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
+        if self.min == 0 and not self.scale_to_zero:
+            raise ValueError("min = 0 needs scale_to_zero = true")
+        return self
+
+
+class PoolConfig(BaseModel):
+    """One pool: a queue and the worker instances that consume it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    concurrency: int = Field(defaults.POOL_CONCURRENCY, ge=1, le=256)
+    weight: float | None = Field(None, gt=0, description="routing weight (default: capacity)")
+    speed: float = Field(1.0, gt=0, description="simulated latency multiplier of this pool")
+    scaling: ScalingPolicy | None = None
+
+
+class LatencyModel(BaseModel):
+    """Latency of the simulated provider: lognormal with this mean and spread."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mean_ms: float = Field(400.0, ge=0)
+    spread_ms: float = Field(200.0, ge=0)
+
+
+class AgentType(BaseModel):
+    """An agent type: handler, provider/model, pools, scaling, budget and compute rate."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    description: str = ""
+    handler: str = "default"
+    provider: str = "simulated"
+    model: str = "gpt-4o-mini"
+    system_prompt: str = ""
+    temperature: float = Field(0.0, ge=0, le=2)
+    max_tokens: int = Field(512, ge=1)
+    latency: LatencyModel = Field(default_factory=LatencyModel)
+    pools: dict[str, PoolConfig] = Field(default_factory=lambda: {"default": PoolConfig()})
+    scaling: ScalingPolicy = Field(default_factory=ScalingPolicy)
+    monthly_budget_usd: Decimal = Field(Decimal(100), ge=0)
+    budget_mode: Literal["soft", "hard"] = "soft"
+    hourly_rate_usd: Decimal = Field(Decimal("0.05"), ge=0)
+    strategy: str = "round_robin"
+    dispatch: Literal["pool", "instance"] = "pool"
+    prompt_optimization: Literal["off", "auto"] = "off"
+    cache_responses: bool = True
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return validate_name("agent type", value)
+
+    @field_validator("pools")
+    @classmethod
+    def _pools(cls, value: dict[str, PoolConfig]) -> dict[str, PoolConfig]:
+        if not value:
+            raise ValueError("an agent type needs at least one pool")
+        for pool in value:
+            validate_name("pool", pool)
+        return value
+
+    def policy(self, pool: str) -> ScalingPolicy:
+        """The pool's own scaling policy, else the agent type's."""
+        return self.pools[pool].scaling or self.scaling
+
+
+class Settings(BaseSettings):
+    """Process-wide settings; build with :func:`load_settings`."""
+
+    model_config = SettingsConfigDict(env_prefix="INFRA_MIND_", extra="ignore")
+
+    redis_url: str | None = Field(
+        None,
+        validation_alias=AliasChoices("INFRA_MIND_REDIS_URL", "REDIS_URL"),
+        description="Redis to use; unset: `up` starts an embedded one under state_dir",
+    )
+    mongo_url: str | None = Field(
+        None,
+        validation_alias=AliasChoices("INFRA_MIND_MONGO_URL", "MONGO_URL"),
+        description="MongoDB archive; unset: Redis-only mode",
+    )
+    mongo_db: str = Field("infra_mind", description="database of the archive")
+    agents_file: Path | None = Field(None, description="TOML file of agent types")
+    state_dir: Path = Field(Path(".infra-mind"), description="embedded Redis data, URLs, pids")
+    max_prompt_bytes: int = Field(defaults.MAX_PROMPT_BYTES, ge=1)
+    heartbeat_interval_s: float = Field(defaults.HEARTBEAT_INTERVAL_S, gt=0)
+    heartbeat_ttl_s: float = Field(defaults.HEARTBEAT_TTL_S, gt=0)
+    task_time_limit_s: int = Field(defaults.TASK_TIME_LIMIT_S, ge=1)
+    result_expires_s: int = Field(defaults.RESULT_EXPIRES_S, ge=60)
+    events_maxlen: int = Field(defaults.EVENTS_MAXLEN, ge=1000)
+    worker_pool: Literal["threads", "prefork", "solo"] = Field(
+        "threads", description="Celery pool of agent instances (threads: I/O-bound LLM calls)"
+    )
+    shutdown_grace_s: float = Field(defaults.SHUTDOWN_GRACE_S, gt=0)
+    log_level: str = "INFO"
+    flower_address: str = "127.0.0.1"
+    flower_port: int = Field(5555, ge=1, le=65535)
+    flower_user: str = "admin"
+    flower_password: SecretStr | None = Field(
+        None, description="unset: generated once and kept in state_dir/flower-password"
+    )
+    api_port: int = Field(8000, ge=1, le=65535)
+    openai_base_url: str = "https://api.openai.com/v1"
+    openai_api_key: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("INFRA_MIND_OPENAI_API_KEY", "OPENAI_API_KEY")
+    )
+    openai_timeout_s: float = Field(60.0, gt=0)
+    openai_max_retries: int = Field(3, ge=0, le=10)
+    tokenizer_download: bool = Field(
+        False, description="allow tiktoken to download a model's own encoding"
+    )
+    autoscale_interval_s: float = Field(5.0, gt=0)
+    snapshot_interval_s: float = Field(15.0, gt=0)
+    slow_query_interval_s: float = Field(300.0, gt=0)
+    cache_promotion_interval_s: float = Field(60.0, gt=0)
+    prompt_batch_interval_s: float = Field(900.0, gt=0)
+    rollup_interval_s: float = Field(60.0, gt=0)
+    reconcile_interval_s: float = Field(30.0, gt=0)
+
+    agents: dict[str, AgentType] = Field(default_factory=dict, exclude=True)
+
+    def agent(self, name: str) -> AgentType:
+        """The agent type called ``name``; raises ``UnknownAgent`` listing the known ones."""
+        try:
+            return self.agents[name]
+        except (KeyError, TypeError):
+            known = ", ".join(sorted(self.agents))
+            raise UnknownAgent(f"unknown agent type {name!r}; known: {known}") from None
+
+    def pools(self) -> list[tuple[AgentType, str]]:
+        """Every (agent type, pool name) pair in a stable order."""
+        return [(a, p) for a in self.agents.values() for p in a.pools]
+
+
+def _field_path(error: dict[str, Any]) -> str:
+    return ".".join(str(part) for part in error["loc"]) or "(root)"
+
+
+def _describe(exc: ValidationError, where: str) -> ConfigError:
+    err = exc.errors()[0]
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    return ConfigError(f"{where}: {_field_path(err)}: {msg}")
+
+
+def parse_agents(text: str, source: str) -> dict[str, AgentType]:
+    """Parse an agent-types TOML document; errors name the file and the field."""
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: invalid TOML: {exc}") from None
+    unknown = set(doc) - {"agents"}
+    if unknown:
+        raise ConfigError(f"{source}: unknown top-level table(s): {', '.join(sorted(unknown))}")
+    table = doc.get("agents")
+    if not isinstance(table, dict) or not table:
+        raise ConfigError(f"{source}: no [agents.<name>] tables")
+    agents: dict[str, AgentType] = {}
+    for name, body in table.items():
+        if not isinstance(body, dict):
+            raise ConfigError(f"{source}: agents.{name}: expected a table")
+        try:
+            agents[name] = AgentType(name=name, **body)
+        except ValidationError as exc:
+            raise _describe(exc, f"{source}: agents.{name}") from None
+        except ConfigError as exc:
+            raise ConfigError(f"{source}: agents.{name}: {exc}") from None
+    return agents
+
+
+def default_agents_text() -> str:
+    return resources.files("workers").joinpath("agents.default.toml").read_text("utf-8")
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read env vars and the agent-types file; raise ``ConfigError`` naming the bad field."""
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise ConfigError(
+            f"invalid setting {_field_path(err)} (env INFRA_MIND_{_field_path(err).upper()}): "
+            f"{err['msg']}"
+        ) from None
+    if not settings.agents:
+        if settings.agents_file is not None:
+            path = settings.agents_file
+            try:
+                text = path.read_text("utf-8")
+            except OSError as exc:
+                raise ConfigError(f"agents file {path}: {exc.strerror}") from None
+            settings.agents = parse_agents(text, str(path))
+        else:
+            settings.agents = parse_agents(default_agents_text(), "default agent types")
+    return settings
