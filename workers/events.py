@@ -1,0 +1,88 @@
+"""The task event: one entry on the ``im:events`` stream per finished agent task.
+
+Workers only append (XADD, approximate MAXLEN); the cost rollup consumes the stream through
+a consumer group. ``task_id`` identifies a task across redeliveries, so consumers deduplicate
+on it (a task redelivered after a crash may emit twice; it is counted once).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field, fields
+from enum import StrEnum
+from typing import Any
+
+import redis
+
+from workers import keys
+
+
+class TaskStatus(StrEnum):
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class TaskEvent:
+    """What one finished task cost and how long it took. Money is a decimal string (USD)."""
+
+    task_id: str
+    agent_type: str
+    pool: str
+    instance: str
+    provider: str
+    model: str
+    status: TaskStatus
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    llm_cost_usd: str = "0"
+    priced: bool = True
+    price_source: str = ""
+    compute_cost_usd: str = "0"
+    queue_wait_ms: float = 0.0
+    run_ms: float = 0.0
+    cache_hit: bool = False
+    tenant: str = ""
+    error: str = ""
+    finished_at: float = field(default_factory=time.time)
+
+    def to_fields(self) -> dict[str, str]:
+        """Flat string fields for XADD (bools as "1"/"0")."""
+        out: dict[str, str] = {}
+        for key, value in asdict(self).items():
+            if isinstance(value, bool):
+                out[key] = "1" if value else "0"
+            else:
+                out[key] = str(value)
+        return out
+
+    @classmethod
+    def from_fields(cls, data: dict[Any, Any]) -> TaskEvent:
+        """Inverse of :meth:`to_fields`; accepts bytes or str keys and values."""
+        raw = {
+            (k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
+            for k, v in data.items()
+        }
+        kwargs: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name not in raw:
+                continue
+            value = raw[f.name]
+            if f.type in ("int",):
+                kwargs[f.name] = int(value)
+            elif f.type in ("float",):
+                kwargs[f.name] = float(value)
+            elif f.type in ("bool",):
+                kwargs[f.name] = value == "1"
+            elif f.name == "status":
+                kwargs[f.name] = TaskStatus(value)
+            else:
+                kwargs[f.name] = value
+        return cls(**kwargs)
+
+
+def emit(client: redis.Redis, event: TaskEvent, maxlen: int) -> str:
+    """Append ``event`` to the stream; returns the stream entry id."""
+    entry = client.xadd(keys.EVENTS_STREAM, event.to_fields(), maxlen=maxlen, approximate=True)
+    return entry.decode() if isinstance(entry, bytes) else str(entry)
