@@ -20,7 +20,7 @@ AGENT_QUEUE_PREFIX = "agent"
 
 def pool_queue(agent_type: str, pool: str) -> str:
     """Queue consumed by every instance of one pool: ``agent.<type>.<pool>``."""
-    return f"{AGENT_QUEUE_PREFIX}.{validate_name('agent type', agent_type)}.{validate_name('pool', pool)}"
+    return f"{AGENT_QUEUE_PREFIX}.{pool_id(agent_type, pool)}"
 
 
 def pool_id(agent_type: str, pool: str) -> str:

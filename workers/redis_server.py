@@ -100,9 +100,13 @@ def wait_for_redis(
                 return
             except redis.RedisError as exc:
                 if process is not None and process.poll() is not None:
-                    raise BackendUnavailable(f"redis-server exited with {process.returncode}")
+                    raise BackendUnavailable(
+                        f"redis-server exited with {process.returncode}"
+                    ) from None
                 if time.monotonic() > deadline:
-                    raise BackendUnavailable(f"Redis at {redact(url)} did not answer: {exc}")
+                    raise BackendUnavailable(
+                        f"Redis at {redact(url)} did not answer: {exc}"
+                    ) from None
                 time.sleep(0.05)
     finally:
         client.close()

@@ -1,0 +1,169 @@
+"""What one worker process holds: its identity, Redis client, providers and task counters.
+
+The Celery task in ``workers.tasks`` is a thin shell over :meth:`WorkerRuntime.run_agent`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from decimal import Decimal
+from typing import Any
+
+import redis
+
+from workers import events, keys
+from workers.agents import default_handler  # noqa: F401  (registers "default")
+from workers.agents.handler import AgentContext, AgentRequest, AgentResult
+from workers.agents.registry import resolve_handler
+from workers.connection import resolve_redis_url
+from workers.heartbeat import InstanceStats
+from workers.pricing import compute_cost
+from workers.providers import Provider, make_provider
+from workers.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class WorkerRuntime:
+    """Per-process state of a worker instance, created when the worker starts."""
+
+    def __init__(self, settings: Settings, instance: str, client: redis.Redis | None = None):
+        self.settings = settings
+        self.instance = instance
+        parsed = keys.parse_instance(instance)
+        self.agent_type, self.pool = (parsed[0], parsed[1]) if parsed else ("", "")
+        url = resolve_redis_url(settings)
+        self.redis = client or redis.Redis.from_url(url or "", decode_responses=True)
+        self.stats = InstanceStats()
+        self._providers: dict[str, Provider] = {}
+        self._contexts: dict[tuple[str, str], AgentContext] = {}
+        self._lock = threading.Lock()
+
+    def concurrency(self) -> int:
+        agent = self.settings.agents.get(self.agent_type)
+        if agent and self.pool in agent.pools:
+            return agent.pools[self.pool].concurrency
+        return 1
+
+    def context(self, agent_type: str, pool: str) -> AgentContext:
+        with self._lock:
+            ctx = self._contexts.get((agent_type, pool))
+            if ctx is None:
+                agent = self.settings.agent(agent_type)
+                provider = self._providers.get(agent.provider)
+                if provider is None:
+                    provider = make_provider(agent.provider, self.settings)
+                    self._providers[agent.provider] = provider
+                ctx = AgentContext(
+                    settings=self.settings,
+                    agent=agent,
+                    pool=pool,
+                    instance=self.instance,
+                    redis=self.redis,
+                    provider=provider,
+                )
+                self._contexts[(agent_type, pool)] = ctx
+            return ctx
+
+    def run_agent(
+        self,
+        task_id: str,
+        agent_type: str,
+        prompt: str,
+        options: dict[str, Any],
+        sent_at: float | None,
+        pool: str | None = None,
+    ) -> dict[str, Any]:
+        """Run the agent's handler, emit the task event, return the JSON-able result."""
+        started = time.time()
+        queue_wait_ms = max(0.0, (started - sent_at) * 1000) if sent_at else 0.0
+        pool = pool or self.pool or next(iter(self.settings.agent(agent_type).pools))
+        ctx = self.context(agent_type, pool)
+        request = AgentRequest(
+            agent_type=agent_type,
+            prompt=prompt,
+            temperature=options.get("temperature"),
+            max_tokens=options.get("max_tokens"),
+            tenant=options.get("tenant") or "",
+            params=options.get("params") or {},
+        )
+        self.stats.started()
+        result: AgentResult | None = None
+        error = ""
+        try:
+            result = resolve_handler(ctx.agent.handler)(ctx, request)
+            return self._finish(task_id, ctx, request, result, started, queue_wait_ms, "")
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"[:500]
+            self._finish(task_id, ctx, request, None, started, queue_wait_ms, error)
+            raise
+
+    def _finish(
+        self,
+        task_id: str,
+        ctx: AgentContext,
+        request: AgentRequest,
+        result: AgentResult | None,
+        started: float,
+        queue_wait_ms: float,
+        error: str,
+    ) -> dict[str, Any]:
+        run_s = time.time() - started
+        self.stats.finished(run_s * 1000, ok=result is not None)
+        # One slot of a multi-threaded instance costs its share of the instance's hourly rate.
+        compute = compute_cost(run_s / max(1, self.concurrency()), ctx.agent.hourly_rate_usd)
+        llm_cost = result.llm_cost_usd if result else Decimal(0)
+        event = events.TaskEvent(
+            task_id=task_id,
+            agent_type=ctx.agent.name,
+            pool=ctx.pool,
+            instance=self.instance,
+            provider=result.provider if result else ctx.provider.name,
+            model=result.model if result else ctx.agent.model,
+            status=events.TaskStatus.SUCCEEDED if result else events.TaskStatus.FAILED,
+            prompt_tokens=result.prompt_tokens if result else 0,
+            completion_tokens=result.completion_tokens if result else 0,
+            cached_tokens=result.cached_tokens if result else 0,
+            llm_cost_usd=str(llm_cost) if llm_cost is not None else "",
+            priced=llm_cost is not None,
+            price_source=result.price_source if result else "",
+            compute_cost_usd=str(compute),
+            queue_wait_ms=round(queue_wait_ms, 3),
+            run_ms=round(run_s * 1000, 3),
+            cache_hit=result.cache_hit if result else False,
+            tenant=request.tenant,
+            error=error,
+        )
+        events.emit(self.redis, event, self.settings.events_maxlen)
+        if result is None:
+            return {}
+        out = result.to_dict()
+        out.update(
+            agent_type=ctx.agent.name,
+            pool=ctx.pool,
+            instance=self.instance,
+            queue_wait_ms=event.queue_wait_ms,
+            run_ms=event.run_ms,
+            compute_cost_usd=event.compute_cost_usd,
+        )
+        return out
+
+
+_current: WorkerRuntime | None = None
+_current_lock = threading.Lock()
+
+
+def install(runtime: WorkerRuntime) -> None:
+    global _current
+    _current = runtime
+
+
+def current(settings: Settings, instance: str) -> WorkerRuntime:
+    """This process's runtime; created on first use when the worker did not install one."""
+    global _current
+    with _current_lock:
+        if _current is None:
+            _current = WorkerRuntime(settings, instance)
+        return _current

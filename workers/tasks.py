@@ -1,0 +1,90 @@
+"""The agent task and the worker lifecycle: thin shells over ``workers.runtime``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import Task, signals
+
+from workers import keys, runtime
+from workers.app import AGENT_TASK, SENT_AT_HEADER, app
+from workers.heartbeat import Heartbeat
+
+log = logging.getLogger(__name__)
+_heartbeat: Heartbeat | None = None
+
+
+def _settings() -> Any:
+    return app.conf.infra_mind_settings
+
+
+def _header(request: Any, name: str) -> Any:
+    value = getattr(request, name, None)
+    if value is None and isinstance(getattr(request, "headers", None), dict):
+        value = request.headers.get(name)
+    return value
+
+
+def _delivery_pool(request: Any) -> str | None:
+    queue = (getattr(request, "delivery_info", None) or {}).get("routing_key") or ""
+    parts = str(queue).split(".")
+    if len(parts) >= 3 and parts[0] == keys.AGENT_QUEUE_PREFIX:
+        return parts[2].split("@", 1)[0]
+    return None
+
+
+@app.task(name=AGENT_TASK, bind=True)
+def run_agent(
+    self: Task, agent_type: str, prompt: str, options: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    sent_at = _header(self.request, SENT_AT_HEADER)
+    rt = runtime.current(_settings(), self.request.hostname or "unknown")
+    return rt.run_agent(
+        task_id=self.request.id,
+        agent_type=agent_type,
+        prompt=prompt,
+        options=options or {},
+        sent_at=float(sent_at) if sent_at else None,
+        pool=_delivery_pool(self.request),
+    )
+
+
+@signals.worker_ready.connect
+def _start_heartbeat(sender: Any = None, **_: Any) -> None:
+    global _heartbeat
+    settings = _settings()
+    instance = str(getattr(sender, "hostname", "") or "unknown")
+    rt = runtime.current(settings, instance)
+    parsed = keys.parse_instance(instance)
+    meta = {"role": "agent" if parsed else "maintenance"}
+    if parsed:
+        meta.update(
+            agent_type=parsed[0],
+            pool=parsed[1],
+            queue=keys.pool_queue(parsed[0], parsed[1]),
+            concurrency=str(rt.concurrency()),
+        )
+    _heartbeat = Heartbeat(
+        rt.redis,
+        instance,
+        meta,
+        rt.stats,
+        settings.heartbeat_interval_s,
+        settings.heartbeat_ttl_s,
+    )
+    _heartbeat.beat()
+    _heartbeat.start()
+    log.info("heartbeat of %s started", instance)
+
+
+@signals.worker_shutting_down.connect
+def _announce_draining(**_: Any) -> None:
+    if _heartbeat is not None:
+        _heartbeat.drain()
+
+
+@signals.worker_shutdown.connect
+def _stop_heartbeat(**_: Any) -> None:
+    if _heartbeat is not None:
+        _heartbeat.stop(remove=True)
