@@ -1,0 +1,129 @@
+"""The autoscale job: for every pool read signals, decide, carry out, record.
+
+Run by the beat every ``autoscale_interval_s`` on the maintenance queue. Safe to run twice:
+a Redis lock keeps concurrent runs apart and a run that comes within half an interval of
+the last one (a duplicate beat, a second maintenance worker) skips, so each interval gets
+one decision per pool. Safe to kill: nothing is half-written that the next run relies on.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import redis
+from pymongo.database import Database
+
+from scheduler.autoscale import history, keys
+from scheduler.autoscale.actuators.base import Actuator
+from scheduler.autoscale.decision import Decision, decide
+from scheduler.autoscale.lock import RedisLock
+from scheduler.autoscale.policy import effective_policy
+from scheduler.autoscale.signals import read_signals
+from workers.errors import InfraMindError
+from workers.keys import pool_id
+from workers.settings import Settings
+
+log = logging.getLogger(__name__)
+
+#: A run within this fraction of an interval after the previous one is a duplicate beat.
+DUPLICATE_FRACTION = 0.5
+#: The lock outlives any normal run (a few Redis reads per pool plus actuator calls) but
+#: frees itself quickly if a worker dies holding it.
+MIN_LOCK_TTL_S = 30.0
+#: The last-run mark expires so a long-stopped autoscaler leaves nothing behind.
+LAST_RUN_TTL_S = 3600
+
+BudgetCheck = Callable[[str], bool]
+
+
+def decide_pool(
+    client: redis.Redis,
+    settings: Settings,
+    agent_type: str,
+    pool: str,
+    now: float,
+    actuator: Actuator,
+    budget_blocked: BudgetCheck | None = None,
+) -> Decision:
+    """One pool's decision, carried out when it changes the size (or none was set yet)."""
+    policy = effective_policy(client, settings, agent_type, pool)
+    signals = read_signals(client, agent_type, pool, settings, now)
+    held = actuator.current(agent_type, pool)
+    current = held if held is not None else signals.instances
+    decision = decide(
+        signals,
+        policy,
+        history.recent(client, agent_type, pool),
+        now,
+        current=current,
+        budget_blocked=budget_blocked(agent_type) if budget_blocked else False,
+    )
+    if decision.desired == current and held is not None:
+        return decision
+    try:
+        actuator.apply(agent_type, pool, decision.desired)
+    except InfraMindError as exc:
+        log.warning("autoscale %s.%s: actuator failed: %s", agent_type, pool, exc)
+        return replace(decision, error=str(exc))
+    return replace(decision, applied=True)
+
+
+def summary(decision: Decision) -> dict[str, Any]:
+    """A decision without its inputs, small enough for a task result."""
+    return {
+        "pool": pool_id(decision.agent_type, decision.pool),
+        "current": decision.current,
+        "desired": decision.desired,
+        "actual": decision.actual,
+        "direction": str(decision.direction),
+        "reason": decision.reason,
+        "applied": decision.applied,
+        "error": decision.error,
+    }
+
+
+def run_job(
+    client: redis.Redis,
+    settings: Settings,
+    mongo_db: Database[Any] | None = None,
+    *,
+    now: float | None = None,
+    actuator: Actuator,
+    budget_blocked: BudgetCheck | None = None,
+    min_gap_s: float | None = None,
+) -> dict[str, Any]:
+    """Decide every configured pool once; returns what was decided or why the run skipped.
+
+    ``budget_blocked(agent_type)`` says whether a type's budget refuses growth. ``min_gap_s``
+    overrides the duplicate-beat gap (half the interval). A pool whose policy, signals or
+    actuator fails is reported under ``errors`` and the others still run.
+    """
+    now = time.time() if now is None else now
+    gap = settings.autoscale_interval_s * DUPLICATE_FRACTION if min_gap_s is None else min_gap_s
+    ttl_ms = int(max(MIN_LOCK_TTL_S, 2 * settings.autoscale_interval_s) * 1000)
+    result: dict[str, Any] = {"at": now, "skipped": None, "decisions": [], "errors": {}}
+    with RedisLock(client, keys.LOCK, ttl_ms) as lock:
+        if not lock.acquired:
+            result["skipped"] = "another autoscale run holds the lock"
+            return result
+        last = client.get(keys.LAST_RUN)
+        if last is not None and 0 <= now - float(last) < gap:
+            result["skipped"] = f"already decided {now - float(last):.1f} s ago"
+            return result
+        decisions: list[Decision] = []
+        for agent, pool in settings.pools():
+            try:
+                decisions.append(
+                    decide_pool(client, settings, agent.name, pool, now, actuator, budget_blocked)
+                )
+            except InfraMindError as exc:
+                log.warning("autoscale %s.%s: %s", agent.name, pool, exc)
+                result["errors"][pool_id(agent.name, pool)] = str(exc)
+        history.record(client, decisions, mongo_db)
+        client.set(keys.LAST_RUN, repr(now), ex=LAST_RUN_TTL_S)
+        result["decisions"] = [summary(d) for d in decisions]
+    return result

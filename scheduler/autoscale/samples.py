@@ -1,0 +1,148 @@
+"""Successive readings of a pool kept in Redis, and the rates and trend they give.
+
+Arrivals are not counted anywhere on the hot path; they follow from the samples: what
+arrived between two readings is the change of the backlog plus what completed, and
+completions are the growth of the instances' processed + failed counters.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import redis
+
+from scheduler.autoscale import keys
+
+#: Samples kept per pool: at the default 5 s interval about five minutes, more than any window.
+MAX_SAMPLES = 64
+#: Rates and slope look back one minute: long enough to smooth single polls, short enough to
+#: follow a burst.
+RATE_WINDOW_S = 60.0
+#: Two readings closer than this give no meaningful rate.
+MIN_SPAN_S = 1.0
+#: A pool that is no longer configured loses its samples after an hour.
+SAMPLES_TTL_S = 3600
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One reading: backlog, completions since the previous reading, per-instance counters.
+
+    ``counters`` maps an instance to (processed + failed, started_at) so the next reading can
+    tell growth from a restarted counter.
+    """
+
+    t: float
+    backlog: int
+    done: int | None = None
+    counters: dict[str, tuple[int, float]] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {"t": self.t, "backlog": self.backlog, "done": self.done, "counters": self.counters}
+        )
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Sample:
+        data = json.loads(text)
+        counters = {k: (int(v[0]), float(v[1])) for k, v in (data.get("counters") or {}).items()}
+        done = data.get("done")
+        return cls(
+            t=float(data["t"]),
+            backlog=int(data["backlog"]),
+            done=None if done is None else int(done),
+            counters=counters,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Rates:
+    """Messages per second; None when the samples do not span enough time."""
+
+    arrival_rate: float | None = None
+    completion_rate: float | None = None
+    backlog_slope: float | None = None
+
+
+def completions_since(
+    previous: Sample | None, counters: dict[str, tuple[int, float]]
+) -> int | None:
+    """Tasks finished since ``previous``; None without a previous reading.
+
+    An instance started after the previous reading contributes its whole counter; one whose
+    counter went backwards (a restart seen under the same name) contributes what it has now.
+    """
+    if previous is None:
+        return None
+    done = 0
+    for instance, (count, started_at) in counters.items():
+        before = previous.counters.get(instance)
+        if before is not None and count >= before[0] and started_at == before[1]:
+            done += count - before[0]
+        elif before is not None or started_at >= previous.t:
+            done += count
+    return done
+
+
+def slope(points: list[tuple[float, float]]) -> float | None:
+    """Least-squares slope of (t, value) points; None for fewer than two distinct times."""
+    if len(points) < 2:
+        return None
+    mean_t = sum(t for t, _ in points) / len(points)
+    mean_v = sum(v for _, v in points) / len(points)
+    var = sum((t - mean_t) ** 2 for t, _ in points)
+    if var == 0:
+        return None
+    return sum((t - mean_t) * (v - mean_v) for t, v in points) / var
+
+
+def rates(window: list[Sample]) -> Rates:
+    """Arrival and completion rates and backlog slope over samples, in any order."""
+    ordered = sorted(window, key=lambda s: s.t)
+    if len(ordered) < 2 or ordered[-1].t - ordered[0].t < MIN_SPAN_S:
+        return Rates()
+    span = ordered[-1].t - ordered[0].t
+    done = sum(s.done or 0 for s in ordered[1:])
+    arrived = ordered[-1].backlog - ordered[0].backlog + done
+    return Rates(
+        arrival_rate=max(0.0, arrived / span),
+        completion_rate=done / span,
+        backlog_slope=slope([(s.t, float(s.backlog)) for s in ordered]),
+    )
+
+
+def load(client: redis.Redis, agent_type: str, pool: str) -> list[Sample]:
+    """Stored samples, newest first; unreadable entries are skipped."""
+    out: list[Sample] = []
+    for text in client.lrange(keys.samples(agent_type, pool), 0, MAX_SAMPLES - 1):
+        try:
+            out.append(Sample.from_json(text))
+        except (ValueError, KeyError, TypeError, IndexError):
+            continue
+    return out
+
+
+def update(
+    client: redis.Redis,
+    agent_type: str,
+    pool: str,
+    now: float,
+    *,
+    backlog: int,
+    counters: dict[str, tuple[int, float]],
+    record: bool,
+) -> Rates:
+    """Rates including a reading taken at ``now``; with ``record`` the reading is stored."""
+    stored = [s for s in load(client, agent_type, pool) if s.t < now]
+    previous = max(stored, key=lambda s: s.t, default=None)
+    current = Sample(now, backlog, completions_since(previous, counters), counters)
+    if record:
+        key = keys.samples(agent_type, pool)
+        pipe = client.pipeline(transaction=True)
+        pipe.lpush(key, current.to_json())
+        pipe.ltrim(key, 0, MAX_SAMPLES - 1)
+        pipe.expire(key, SAMPLES_TTL_S)
+        pipe.execute()
+    window = [s for s in stored if s.t >= now - RATE_WINDOW_S]
+    return rates([*window, current])

@@ -1,0 +1,271 @@
+"""Adaptive W-TinyLFU: a recency window in front of a frequency-filtered segmented LRU.
+
+The design follows Caffeine (Einziger, Friedman, Manes: "TinyLFU: A Highly Efficient Cache
+Admission Policy"; "Adaptive Software Cache Management"): new keys enter a small LRU window;
+the window's victim competes with the main region's victim and wins only when it was seen
+more often. A hill climber moves capacity between window and main so recency-heavy workloads
+(where frequency-first admission loses to LRU) get a large window and frequency-heavy ones a
+small one. Frequencies are exact counts capped at 15 and halved every ``SAMPLE_FACTOR ×
+capacity`` increments, so old popularity fades and the table stays bounded.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import OrderedDict
+from collections.abc import Hashable
+from typing import Any
+
+from workers.errors import InvalidInput
+
+#: Window share at start: Caffeine's default, right for frequency-skewed traffic.
+WINDOW_START = 0.01
+#: Protected share of the main region (segmented LRU), as in Caffeine.
+PROTECTED_SHARE = 0.8
+#: A frequency is capped here (4-bit counters in Caffeine's sketch).
+MAX_FREQUENCY = 15
+#: Counts are halved after this many increments per cache entry (TinyLFU's reset period).
+SAMPLE_FACTOR = 10
+#: The hill climber judges a window size after this many requests per cache entry: shorter
+#: than Caffeine's 10 so that mid-sized caches adapt within one short trace (sprite, gli).
+CLIMB_SAMPLE_FACTOR = 3
+#: Smallest climber sample, so tiny caches do not react to noise.
+CLIMB_SAMPLE_MIN = 2000
+#: First climbing step, as a share of capacity; larger than Caffeine's 6.25 % so a
+#: recency-heavy trace reaches a big window before its phase ends.
+STEP_SHARE = 0.1
+#: A hit-rate change this large restarts climbing with a full step.
+RESTART_THRESHOLD = 0.05
+#: Each step is this much smaller than the last while the hit rate is stable.
+STEP_DECAY = 0.98
+#: Candidates at least this frequent are admitted at random 1 time in 128 even when they lose,
+#: so an attacker cannot pin a victim by inflating its count (Caffeine's hash-flooding guard).
+ADMIT_RANDOM_FREQUENCY = 6
+ADMIT_RANDOM_MASK = 127
+
+
+class WTinyLfuPolicy:
+    """Adaptive W-TinyLFU over plain dictionaries; see the module docstring."""
+
+    def __init__(self, capacity: int, *, seed: int = 0) -> None:
+        if capacity < 1:
+            raise InvalidInput(f"cache capacity must be at least 1, got {capacity}")
+        self.capacity = capacity
+        self.window: OrderedDict[Hashable, None] = OrderedDict()
+        self.probation: OrderedDict[Hashable, None] = OrderedDict()
+        self.protected: OrderedDict[Hashable, None] = OrderedDict()
+        self.freq: dict[Hashable, int] = {}
+        self.window_max = max(1, round(capacity * WINDOW_START)) if capacity > 1 else 1
+        self.main_max = capacity - self.window_max
+        self.protected_max = int(self.main_max * PROTECTED_SHARE)
+        self.additions = 0
+        self.reset_at = SAMPLE_FACTOR * capacity
+        self.sample_size = max(CLIMB_SAMPLE_MIN, CLIMB_SAMPLE_FACTOR * capacity)
+        self.sample_hits = 0
+        self.sample_misses = 0
+        self.prev_hit_rate = 0.0
+        self.step = STEP_SHARE * capacity
+        self.rejected = 0
+        self._random = random.Random(seed)
+
+    # -- reads ---------------------------------------------------------------------------
+
+    def access(self, key: Hashable) -> bool:
+        self._increment(key)
+        if self._on_hit(key):
+            self.sample_hits += 1
+            hit = True
+        else:
+            self.sample_misses += 1
+            self._insert(key)
+            hit = False
+        if self.sample_hits + self.sample_misses >= self.sample_size:
+            self._climb()
+        return hit
+
+    def touch(self, key: Hashable) -> None:
+        self._increment(key)
+        if self._on_hit(key):
+            self.sample_hits += 1
+            if self.sample_hits + self.sample_misses >= self.sample_size:
+                self._climb()
+
+    def record_miss(self, key: Hashable) -> None:
+        self._increment(key)
+        self.sample_misses += 1
+        if self.sample_hits + self.sample_misses >= self.sample_size:
+            self._climb()
+
+    def frequency(self, key: Hashable) -> int:
+        return self.freq.get(key, 0)
+
+    # -- writes --------------------------------------------------------------------------
+
+    def add(self, key: Hashable) -> list[Hashable]:
+        if key in self:
+            self._on_hit(key)
+            return []
+        return self._insert(key)
+
+    def remove(self, key: Hashable) -> None:
+        for segment in (self.window, self.probation, self.protected):
+            if segment.pop(key, 0) is None:
+                return
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.window or key in self.probation or key in self.protected
+
+    def __len__(self) -> int:
+        return len(self.window) + len(self.probation) + len(self.protected)
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _increment(self, key: Hashable) -> None:
+        freq = self.freq
+        count = freq.get(key, 0)
+        if count < MAX_FREQUENCY:
+            freq[key] = count + 1
+            self.additions += 1
+            if self.additions >= self.reset_at:
+                self._age()
+
+    def _age(self) -> None:
+        """Halve every count (TinyLFU's reset): history fades and the table stays bounded."""
+        self.freq = {k: c >> 1 for k, c in self.freq.items() if c > 1}
+        self.additions = sum(self.freq.values())
+
+    def _on_hit(self, key: Hashable) -> bool:
+        window = self.window
+        if key in window:
+            window.move_to_end(key)
+            return True
+        probation = self.probation
+        if key in probation:
+            del probation[key]
+            protected = self.protected
+            protected[key] = None
+            if len(protected) > self.protected_max:
+                probation[protected.popitem(last=False)[0]] = None
+            return True
+        protected = self.protected
+        if key in protected:
+            protected.move_to_end(key)
+            return True
+        return False
+
+    def _insert(self, key: Hashable) -> list[Hashable]:
+        window = self.window
+        window[key] = None
+        if len(window) <= self.window_max:
+            return []
+        return self._evict_window()
+
+    def _evict_window(self) -> list[Hashable]:
+        """Move window overflow into main; each candidate must beat main's victim to stay."""
+        evicted: list[Hashable] = []
+        window, probation, protected = self.window, self.probation, self.protected
+        while len(window) > self.window_max:
+            candidate = window.popitem(last=False)[0]
+            if len(probation) + len(protected) < self.main_max:
+                probation[candidate] = None
+                continue
+            segment = probation or protected
+            if not segment:
+                evicted.append(candidate)
+                continue
+            victim = next(iter(segment))
+            if self._admit(candidate, victim):
+                del segment[victim]
+                probation[candidate] = None
+                evicted.append(victim)
+            else:
+                self.rejected += 1
+                evicted.append(candidate)
+        return evicted
+
+    def _admit(self, candidate: Hashable, victim: Hashable) -> bool:
+        candidate_freq = self.freq.get(candidate, 0)
+        victim_freq = self.freq.get(victim, 0)
+        if candidate_freq > victim_freq:
+            return True
+        if candidate_freq < ADMIT_RANDOM_FREQUENCY:
+            return False
+        return (self._random.getrandbits(32) & ADMIT_RANDOM_MASK) == 0
+
+    def _climb(self) -> None:
+        """One hill-climbing step: keep moving the window size while the hit rate improves."""
+        total = self.sample_hits + self.sample_misses
+        hit_rate = self.sample_hits / total
+        change = hit_rate - self.prev_hit_rate
+        amount = self.step if change >= 0 else -self.step
+        if abs(change) >= RESTART_THRESHOLD:
+            self.step = STEP_SHARE * self.capacity * (1 if amount >= 0 else -1)
+        else:
+            self.step = STEP_DECAY * amount
+        self.prev_hit_rate = hit_rate
+        self.sample_hits = self.sample_misses = 0
+        quota = int(amount)
+        if quota > 0:
+            self._grow_window(quota)
+        elif quota < 0:
+            self._shrink_window(-quota)
+
+    def _grow_window(self, quota: int) -> None:
+        quota = min(quota, self.protected_max)
+        if quota <= 0:
+            return
+        self.protected_max -= quota
+        self.window_max += quota
+        self.main_max -= quota
+        protected, probation, window = self.protected, self.probation, self.window
+        while len(protected) > self.protected_max:
+            probation[protected.popitem(last=False)[0]] = None
+        while quota > 0 and (probation or protected):
+            segment = probation or protected
+            window[segment.popitem(last=False)[0]] = None
+            quota -= 1
+
+    def _shrink_window(self, quota: int) -> None:
+        quota = min(quota, self.window_max - 1)
+        if quota <= 0:
+            return
+        self.protected_max += quota
+        self.window_max -= quota
+        self.main_max += quota
+        window, probation = self.window, self.probation
+        while len(window) > self.window_max:
+            probation[window.popitem(last=False)[0]] = None
+
+    # -- persistence ---------------------------------------------------------------------
+
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "capacity": self.capacity,
+            "window": list(self.window),
+            "probation": list(self.probation),
+            "protected": list(self.protected),
+            "freq_keys": list(self.freq),
+            "freq_counts": list(self.freq.values()),
+            "window_max": self.window_max,
+            "protected_max": self.protected_max,
+            "additions": self.additions,
+            "sample": [self.sample_hits, self.sample_misses],
+            "prev_hit_rate": self.prev_hit_rate,
+            "step": self.step,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> WTinyLfuPolicy:
+        policy = cls(int(state["capacity"]))
+        policy.window = OrderedDict.fromkeys(state["window"])
+        policy.probation = OrderedDict.fromkeys(state["probation"])
+        policy.protected = OrderedDict.fromkeys(state["protected"])
+        policy.freq = dict(zip(state["freq_keys"], state["freq_counts"], strict=True))
+        policy.window_max = int(state["window_max"])
+        policy.main_max = policy.capacity - policy.window_max
+        policy.protected_max = int(state["protected_max"])
+        policy.additions = int(state["additions"])
+        policy.sample_hits, policy.sample_misses = (int(n) for n in state["sample"])
+        policy.prev_hit_rate = float(state["prev_hit_rate"])
+        policy.step = float(state["step"])
+        return policy

@@ -1,0 +1,52 @@
+"""The `infra-mind` command.
+
+Command groups of the scheduler (scaling, costs, queries, ...) are mounted by dotted name,
+like the Celery app lists the scheduler's task module: ``workers`` never imports
+``scheduler`` at module level.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+
+import typer
+
+from workers.cli import exits, run, tasks
+from workers.cli.errors import fail
+from workers.errors import InfraMindError
+
+app = typer.Typer(
+    name="infra-mind",
+    help="Distributed task workers for multi-agent LLM workloads.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command()(run.up)
+app.command()(run.demo)
+app.command()(tasks.submit)
+app.command()(tasks.status)
+
+#: (command group, "module:attribute" of its typer app). Mounted when the module imports.
+GROUPS: list[tuple[str, str]] = []
+
+
+def _mount() -> None:
+    for name, target in GROUPS:
+        module, _, attr = target.partition(":")
+        sub = getattr(importlib.import_module(module), attr)
+        app.add_typer(sub, name=name)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    _mount()
+    try:
+        app()
+    except InfraMindError as exc:
+        raise SystemExit(fail(exc).exit_code) from None
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        raise SystemExit(exits.INTERRUPTED) from None

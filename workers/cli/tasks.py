@@ -1,0 +1,86 @@
+"""`infra-mind submit` and `infra-mind status`."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from workers import inspect
+from workers.cli.errors import handle_errors
+from workers.connection import connect
+from workers.settings import load_settings
+
+
+@handle_errors
+def submit(
+    agent: Annotated[str, typer.Argument(help="agent type, e.g. cto")],
+    prompt: Annotated[str, typer.Argument(help="the prompt")],
+    wait: Annotated[bool, typer.Option("--wait", help="wait for the result and print it")] = False,
+    timeout: Annotated[float, typer.Option(help="seconds to wait with --wait")] = 120.0,
+    tenant: Annotated[str | None, typer.Option(help="tenant tag for costs and budgets")] = None,
+    strategy: Annotated[str | None, typer.Option(help="routing strategy for this task")] = None,
+    priority: Annotated[int | None, typer.Option(help="0-9, higher first")] = None,
+) -> None:
+    """Submit one agent task; prints its id, or its result with --wait."""
+    from workers.app import create_app
+    from workers.submit import submit as submit_task
+
+    settings = load_settings()
+    connect(settings).close()
+    app = create_app(settings)
+    handle = submit_task(
+        agent, prompt, app=app, tenant=tenant, strategy=strategy, priority=priority
+    )
+    if not wait:
+        print(handle.id)
+        return
+    print(json.dumps({"id": handle.id, **handle.get(timeout=timeout)}))
+
+
+def _age(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}s"
+
+
+@handle_errors
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Per pool: instances, queue depth, oldest message age, in flight, processed, latency."""
+    settings = load_settings()
+    client = connect(settings)
+    try:
+        snaps = inspect.pool_snapshots(client, settings)
+    finally:
+        client.close()
+    if as_json:
+        rows = [
+            {
+                "pool": f"{s.agent_type}.{s.pool}",
+                "queue": s.queue,
+                "healthy": s.healthy,
+                "draining": s.draining,
+                "depth": s.depth,
+                "oldest_age_s": s.oldest_age_s,
+                "in_flight": s.in_flight,
+                "processed": s.processed,
+                "latency_ms": s.latency_ms,
+            }
+            for s in snaps
+        ]
+        print(json.dumps({"pools": rows}))
+        return
+    table = Table(title="infra-mind pools")
+    for col in ("pool", "instances", "queued", "oldest", "in flight", "processed", "latency"):
+        table.add_column(col, justify="left" if col == "pool" else "right")
+    for s in snaps:
+        inst = f"{s.healthy}" + (f" (+{s.draining} draining)" if s.draining else "")
+        lat = "-" if s.latency_ms is None else f"{s.latency_ms:.0f} ms"
+        table.add_row(
+            f"{s.agent_type}.{s.pool}", inst, str(s.depth), _age(s.oldest_age_s),
+            str(s.in_flight), str(s.processed), lat,
+        )  # fmt: skip
+    Console().print(table)

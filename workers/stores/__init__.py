@@ -1,0 +1,1 @@
+"""Durable stores behind the Redis backbone: the MongoDB archive (optional)."""
