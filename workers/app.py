@@ -50,7 +50,9 @@ def make_pool_router(settings: Settings) -> Any:
 
 def create_app(settings: Settings) -> Celery:
     url = resolve_redis_url(settings) or LOCAL_REDIS
-    app = Celery("infra_mind", broker=url, backend=url, include=["workers.tasks", "scheduler.tasks"])
+    app = Celery(
+        "infra_mind", broker=url, backend=url, include=["workers.tasks", "scheduler.tasks"]
+    )
     app.conf.update(
         task_serializer="json",
         result_serializer="json",

@@ -25,7 +25,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from workers import defaults
-from workers.errors import ConfigError, UnknownAgent
+from workers.errors import ConfigError, InvalidInput, UnknownAgent
 from workers.names import validate_name
 
 
@@ -222,7 +222,7 @@ def parse_agents(text: str, source: str) -> dict[str, AgentType]:
             agents[name] = AgentType(name=name, **body)
         except ValidationError as exc:
             raise _describe(exc, f"{source}: agents.{name}") from None
-        except ConfigError as exc:
+        except InvalidInput as exc:  # a name check inside a validator
             raise ConfigError(f"{source}: agents.{name}: {exc}") from None
     return agents
 

@@ -55,9 +55,8 @@ class WTinyLfuPolicy:
         self.probation: OrderedDict[Hashable, None] = OrderedDict()
         self.protected: OrderedDict[Hashable, None] = OrderedDict()
         self.freq: dict[Hashable, int] = {}
-        self.window_max = max(1, round(capacity * WINDOW_START)) if capacity > 1 else 1
-        self.main_max = capacity - self.window_max
-        self.protected_max = int(self.main_max * PROTECTED_SHARE)
+        self.window_max = self.main_max = self.protected_max = 0
+        self._resize(max(1, round(capacity * WINDOW_START)))
         self.additions = 0
         self.reset_at = SAMPLE_FACTOR * capacity
         self.sample_size = max(CLIMB_SAMPLE_MIN, CLIMB_SAMPLE_FACTOR * capacity)
@@ -211,30 +210,29 @@ class WTinyLfuPolicy:
             self._shrink_window(-quota)
 
     def _grow_window(self, quota: int) -> None:
-        quota = min(quota, self.protected_max)
+        quota = min(quota, self.main_max - 1)
         if quota <= 0:
             return
-        self.protected_max -= quota
-        self.window_max += quota
-        self.main_max -= quota
+        self._resize(self.window_max + quota)
         protected, probation, window = self.protected, self.probation, self.window
         while len(protected) > self.protected_max:
             probation[protected.popitem(last=False)[0]] = None
-        while quota > 0 and (probation or protected):
-            segment = probation or protected
-            window[segment.popitem(last=False)[0]] = None
-            quota -= 1
+        while len(window) < self.window_max and (probation or protected):
+            window[(probation or protected).popitem(last=False)[0]] = None
 
     def _shrink_window(self, quota: int) -> None:
         quota = min(quota, self.window_max - 1)
         if quota <= 0:
             return
-        self.protected_max += quota
-        self.window_max -= quota
-        self.main_max += quota
+        self._resize(self.window_max - quota)
         window, probation = self.window, self.probation
         while len(window) > self.window_max:
             probation[window.popitem(last=False)[0]] = None
+
+    def _resize(self, window_max: int) -> None:
+        self.window_max = window_max
+        self.main_max = self.capacity - window_max
+        self.protected_max = int(self.main_max * PROTECTED_SHARE)
 
     # -- persistence ---------------------------------------------------------------------
 
@@ -247,7 +245,6 @@ class WTinyLfuPolicy:
             "freq_keys": list(self.freq),
             "freq_counts": list(self.freq.values()),
             "window_max": self.window_max,
-            "protected_max": self.protected_max,
             "additions": self.additions,
             "sample": [self.sample_hits, self.sample_misses],
             "prev_hit_rate": self.prev_hit_rate,
@@ -262,8 +259,7 @@ class WTinyLfuPolicy:
         policy.protected = OrderedDict.fromkeys(state["protected"])
         policy.freq = dict(zip(state["freq_keys"], state["freq_counts"], strict=True))
         policy.window_max = int(state["window_max"])
-        policy.main_max = policy.capacity - policy.window_max
-        policy.protected_max = int(state["protected_max"])
+        policy._resize(int(state["window_max"]))
         policy.additions = int(state["additions"])
         policy.sample_hits, policy.sample_misses = (int(n) for n in state["sample"])
         policy.prev_hit_rate = float(state["prev_hit_rate"])

@@ -7,7 +7,7 @@ from tenacity import (
     Retrying,
     retry_if_exception,
     stop_after_attempt,
-    wait_exponential_jitter,
+    wait_random_exponential,
 )
 
 from workers.errors import ProviderError
@@ -58,7 +58,7 @@ class OpenAIProvider:
         }
         retrying = Retrying(
             stop=stop_after_attempt(self._max_retries + 1),
-            wait=wait_exponential_jitter(initial=0.2, max=5.0),
+            wait=wait_random_exponential(multiplier=0.2, max=5.0),
             retry=retry_if_exception(_retryable),
             reraise=True,
         )

@@ -1,0 +1,199 @@
+"""Pool signals read from a real Redis holding kombu-shaped messages and heartbeat hashes."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from typing import Any
+
+import kombu
+import redis
+
+from scheduler.autoscale import keys as scale_keys
+from scheduler.autoscale import samples
+from scheduler.autoscale.signals import read_signals
+from workers import keys
+from workers.settings import Settings, load_settings
+
+NOW = 1_714_989_600.0
+QUEUE = "agent.cto.default"
+
+
+def settings() -> Settings:
+    return load_settings(redis_url="redis://unused")
+
+
+def kombu_message(sent_at: float | None, priority: int = 0) -> str:
+    """A message as kombu's Redis transport stores it (JSON, body base64)."""
+    headers: dict[str, Any] = {"lang": "py", "task": "agents.run", "id": str(uuid.uuid4())}
+    if sent_at is not None:
+        headers["im_sent_at"] = sent_at
+    return json.dumps(
+        {
+            "body": base64.b64encode(b'[["hello"], {}, {}]').decode(),
+            "content-encoding": "utf-8",
+            "content-type": "application/json",
+            "headers": headers,
+            "properties": {
+                "correlation_id": headers["id"],
+                "delivery_mode": 2,
+                "delivery_info": {"exchange": "", "routing_key": QUEUE},
+                "priority": priority,
+                "body_encoding": "base64",
+                "delivery_tag": str(uuid.uuid4()),
+            },
+        }
+    )
+
+
+def beat(
+    client: redis.Redis,
+    instance: str,
+    *,
+    updated_at: float = NOW - 1,
+    score: float | None = None,
+    **fields: Any,
+) -> None:
+    """Write a heartbeat the way a worker does: the hash plus the registry entry."""
+    agent_type, pool, _ = keys.parse_instance(instance) or ("", "", 0)
+    data = {
+        "pid": 1234,
+        "host": instance.split("@")[1],
+        "agent_type": agent_type,
+        "pool": pool,
+        "queue": f"agent.{agent_type}.{pool}",
+        "concurrency": 4,
+        "active": 0,
+        "processed": 0,
+        "failed": 0,
+        "cpu_percent": 10.0,
+        "rss_bytes": 50_000_000,
+        "mem_percent": 1.5,
+        "ewma_latency_ms": 400.0,
+        "state": "active",
+        "started_at": NOW - 300,
+        "updated_at": updated_at,
+        **fields,
+    }
+    client.hset(keys.heartbeat(instance), mapping={k: str(v) for k, v in data.items()})
+    client.zadd(keys.INSTANCES, {instance: updated_at if score is None else score})
+
+
+def test_an_empty_pool_reads_as_empty(redis_client: redis.Redis) -> None:
+    signals = read_signals(redis_client, "cto", "default", settings(), NOW)
+    assert signals.queue_depth == 0
+    assert signals.depth_by_priority == (0, 0, 0, 0)
+    assert signals.oldest_age_s is None
+    assert (signals.instances, signals.busy, signals.lost) == (0, 0, 0)
+    assert signals.utilization is None
+    assert signals.capacity_per_instance == 4  # from the pool's configured concurrency
+    assert signals.stale_reason(NOW) is None
+
+
+def test_depth_and_oldest_age_span_the_priority_lists(redis_client: redis.Redis) -> None:
+    plain, _, six, _ = keys.priority_queue_keys(QUEUE)
+    for sent in (NOW - 10, NOW - 5, NOW - 1):  # LPUSH: the oldest ends up at index -1
+        redis_client.lpush(plain, kombu_message(sent))
+    for sent in (NOW - 20, NOW - 2):
+        redis_client.lpush(six, kombu_message(sent, priority=6))
+    signals = read_signals(redis_client, "cto", "default", settings(), NOW)
+    assert signals.depth_by_priority == (3, 0, 2, 0)
+    assert signals.queue_depth == 5
+    assert signals.oldest_age_s == 20.0
+    assert signals.problems == ()
+
+
+def test_messages_without_the_header_are_reported(redis_client: redis.Redis) -> None:
+    redis_client.lpush(QUEUE, kombu_message(None))
+    signals = read_signals(redis_client, "cto", "default", settings(), NOW)
+    assert signals.queue_depth == 1
+    assert signals.oldest_age_s is None
+    assert signals.stale_reason(NOW) == "queued messages carry no sent-at header"
+
+
+def test_oldest_message_as_published_by_kombu(redis_client: redis.Redis) -> None:
+    """Publish through kombu itself, so the stored shape and order are the real ones."""
+    url = redis_client.connection_pool.connection_kwargs
+    conn_url = f"redis://:{url.get('password') or ''}@{url['host']}:{url['port']}/{url['db']}"
+    queue = kombu.Queue(QUEUE, routing_key=QUEUE, max_priority=9)
+    with kombu.Connection(conn_url) as conn:
+        producer = conn.Producer()
+        for i, sent in enumerate((NOW - 30, NOW - 12, NOW - 3)):
+            producer.publish(
+                {"n": i},
+                routing_key=QUEUE,
+                headers={"im_sent_at": sent},
+                declare=[queue],
+                priority=0 if i else 9,
+            )
+    signals = read_signals(redis_client, "cto", "default", settings(), NOW)
+    assert signals.queue_depth == 3
+    assert signals.depth_by_priority == (2, 0, 0, 1)
+    assert signals.oldest_age_s == 30.0
+
+
+def test_instances_from_heartbeats(redis_client: redis.Redis) -> None:
+    beat(redis_client, "cto.default.1@host", active=4, cpu_percent=60, mem_percent=3)
+    beat(redis_client, "cto.default.2@host", active=1, reserved=1, cpu_percent=20, mem_percent=1)
+    beat(redis_client, "cto.default.3@host", active=0, cpu_percent=10, mem_percent=2)
+    beat(redis_client, "cto.default.4@host", active=2, state="draining")
+    beat(redis_client, "research.default.1@host", active=4)  # another pool
+    beat(redis_client, "cto.default.5@host", updated_at=NOW - 600)  # long gone: ignored
+    redis_client.zadd(keys.INSTANCES, {"cto.default.6@host": NOW - 8})  # stopped beating
+    redis_client.zadd(keys.INSTANCES, {"flower@host": NOW})  # not an instance
+    signals = read_signals(redis_client, "cto", "default", settings(), NOW)
+    assert (signals.instances, signals.draining, signals.busy, signals.lost) == (3, 1, 2, 1)
+    assert (signals.active, signals.reserved) == (5, 1)
+    assert signals.capacity_per_instance == 4
+    assert signals.utilization == 5 / 12
+    assert signals.cpu_percent == 30.0
+    assert signals.memory_percent == 2.0
+    assert signals.heartbeat_age_s == 1.0
+    assert signals.stale_reason(NOW) == "1 instance(s) stopped beating"
+
+
+def test_an_expired_heartbeat_counts_as_lost(redis_client: redis.Redis) -> None:
+    beat(redis_client, "cto.default.1@host", updated_at=NOW - 10)
+    signals = read_signals(redis_client, "cto", "default", settings(), NOW)
+    assert (signals.instances, signals.lost) == (0, 1)
+
+
+def test_a_malformed_heartbeat_is_a_problem(redis_client: redis.Redis) -> None:
+    beat(redis_client, "cto.default.1@host", active="many")
+    signals = read_signals(redis_client, "cto", "default", settings(), NOW)
+    assert signals.instances == 0
+    assert "malformed" in (signals.stale_reason(NOW) or "")
+
+
+def test_rates_and_trend_from_successive_samples(redis_client: redis.Redis) -> None:
+    s = settings()
+    instance = "cto.default.1@host"
+    beat(redis_client, instance, updated_at=NOW - 1, active=2, processed=5)
+    for _ in range(8):
+        redis_client.lpush(QUEUE, kombu_message(NOW - 1))
+    first = read_signals(redis_client, "cto", "default", s, NOW)
+    assert first.arrival_rate is None and first.backlog_slope is None
+    # Ten seconds later: 10 more done, 20 more arrived, backlog grew by 10.
+    beat(redis_client, instance, updated_at=NOW + 9, active=2, processed=12, failed=3)
+    for _ in range(10):
+        redis_client.lpush(QUEUE, kombu_message(NOW + 5))
+    # A new instance started in between contributes all it has done.
+    beat(redis_client, "cto.default.2@host", updated_at=NOW + 9, started_at=NOW + 2, processed=0)
+    second = read_signals(redis_client, "cto", "default", s, NOW + 10)
+    assert second.completion_rate == 1.0
+    assert second.arrival_rate == 2.0
+    assert second.backlog_slope == 1.0
+    assert len(samples.load(redis_client, "cto", "default")) == 2
+
+
+def test_reading_without_recording_leaves_samples_alone(redis_client: redis.Redis) -> None:
+    read_signals(redis_client, "cto", "default", settings(), NOW)
+    read_signals(redis_client, "cto", "default", settings(), NOW + 5, record=False)
+    assert redis_client.llen(scale_keys.samples("cto", "default")) == 1
+
+
+def test_restarted_counters_are_not_negative() -> None:
+    before = samples.Sample(NOW, 0, None, {"a@h": (50, NOW - 100)})
+    after = {"a@h": (3, NOW - 2)}  # same name, restarted since
+    assert samples.completions_since(before, after) == 3

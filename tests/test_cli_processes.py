@@ -1,0 +1,100 @@
+"""`infra-mind demo` and `infra-mind up` as a user runs them: real subprocesses, no REDIS_URL."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+import redis
+
+from tests.cluster import FAST_AGENTS, TEST_ENV, clean_env
+from workers import inspect
+
+pytestmark = pytest.mark.slow
+CLI = str(Path(sys.executable).parent / "infra-mind")
+
+
+def _env() -> dict[str, str]:
+    env = clean_env()
+    env.update(TEST_ENV)
+    env["INFRA_MIND_AGENTS_FILE"] = str(FAST_AGENTS)
+    return env
+
+
+def test_demo_json_reports_everything_completed(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [CLI, "demo", "--tasks", "30", "--json"],
+        cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert summary["submitted"] == 30
+    assert summary["completed"] == 30
+    assert summary["failed"] == 0 and summary["lost"] == 0
+    assert summary["seconds"] > 0
+    assert set(summary["by_agent"]) == {"cto", "research", "compliance"}
+    assert sum(a["completed"] for a in summary["by_agent"].values()) == 30
+    # demo stops what it started: no Redis URL left behind, nothing listening.
+    assert not (tmp_path / ".infra-mind" / "redis.url").exists()
+
+
+def _descendants(pid: int) -> list[psutil.Process]:
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+
+
+def test_up_then_sigint_leaves_no_child_process(tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [CLI, "up", "--no-flower"], cwd=tmp_path, env=_env(),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    url_file = tmp_path / ".infra-mind" / "redis.url"
+    deadline = time.monotonic() + 90
+    children: list[psutil.Process] = []
+    try:
+        while True:
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            if url_file.exists():
+                client = redis.Redis.from_url(url_file.read_text().strip(), decode_responses=True)
+                try:
+                    if len(inspect.read_instances(client)) >= 3:
+                        break
+                except redis.RedisError:
+                    pass
+                finally:
+                    client.close()
+            assert time.monotonic() < deadline, "up did not start its instances"
+            time.sleep(0.2)
+        children = _descendants(proc.pid)
+        kinds = " ".join(" ".join(c.cmdline()) for c in children)
+        assert "redis-server" in kinds and "beat" in kinds and "maintenance.1@" in kinds
+        assert len(children) >= 6  # redis, 3 instances, maintenance, beat
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err[-2000:]
+    assert "infra-mind is up" in err
+    _, alive = psutil.wait_procs(children, timeout=5)
+    assert not alive, f"left running: {[p.cmdline() for p in alive]}"
+    assert not url_file.exists()
+
+
+def test_second_up_in_the_same_folder_is_refused(tmp_path: Path) -> None:
+    state = tmp_path / ".infra-mind"
+    state.mkdir()
+    (state / "up.pid").write_text(f"{psutil.Process().pid}\n")
+    proc = subprocess.run(
+        [CLI, "up"], cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: infra-mind is already running from")
