@@ -13,6 +13,7 @@ from pathlib import Path
 
 import redis
 
+from workers.children import die_with_parent
 from workers.errors import BackendUnavailable
 
 #: How long to wait for a fresh redis-server to answer PING.
@@ -72,7 +73,11 @@ class EmbeddedRedis:
             "--appendonly", "yes" if self.persistent else "no",
         ]  # fmt: skip
         self.process = subprocess.Popen(
-            args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+            args,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=die_with_parent,
         )
         wait_for_redis(self.url, START_TIMEOUT_S, self.process)
         return self

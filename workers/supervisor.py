@@ -9,7 +9,6 @@ get SIGTERM from the kernel if the supervisor itself dies, so nothing is left or
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import os
 import signal
@@ -26,12 +25,10 @@ from pathlib import Path
 import redis
 
 from workers import defaults, keys
+from workers.children import die_with_parent
 from workers.settings import AgentType, Settings
 
 log = logging.getLogger(__name__)
-
-#: Linux prctl option: signal sent to a child when its parent thread exits.
-PR_SET_PDEATHSIG = 1
 
 
 class ProcessKind(StrEnum):
@@ -61,14 +58,6 @@ class Managed:
     @property
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    except OSError:
-        pass
 
 
 def celery_argv(*args: str) -> list[str]:
@@ -176,7 +165,7 @@ class Supervisor:
                 stderr=subprocess.STDOUT,
                 env=self.env(),
                 start_new_session=True,
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent,
             )
         item.started_at = self.clock()
         item.stopping_since = None
@@ -281,28 +270,34 @@ class Supervisor:
             self.stop_all()
 
     def stop_all(self) -> None:
-        """Beat first (nothing new scheduled), then workers (warm), then the rest."""
+        """Beat first (nothing new is scheduled), then everything else at once, warm.
+
+        Stopping in parallel bounds the whole shutdown by one grace period.
+        """
         if self._stopped.is_set():
             return
         self._stopped.set()
-        order = [ProcessKind.BEAT, ProcessKind.AGENT, ProcessKind.MAINTENANCE, ProcessKind.FLOWER]
-        for kind in order:
-            items = [m for m in self.managed.values() if m.kind is kind]
-            for item in items:
-                self.begin_stop(item)
-            deadline = time.monotonic() + self.settings.shutdown_grace_s
-            for item in items:
-                if item.proc is None:
-                    continue
-                try:
-                    item.proc.wait(max(0.1, deadline - time.monotonic()))
-                except subprocess.TimeoutExpired:
-                    log.warning("%s did not stop in time; killing it", item.name)
-                    item.proc.kill()
-                    item.proc.wait()
+        beat = [m for m in self.managed.values() if m.kind is ProcessKind.BEAT]
+        rest = [m for m in self.managed.values() if m.kind is not ProcessKind.BEAT]
+        self._stop_group(beat, grace_s=5.0)
+        self._stop_group(rest, grace_s=self.settings.shutdown_grace_s)
         self.managed.clear()
         if self._client is not None:
             self._client.close()
+
+    def _stop_group(self, items: list[Managed], grace_s: float) -> None:
+        for item in items:
+            self.begin_stop(item)
+        deadline = time.monotonic() + grace_s
+        for item in items:
+            if item.proc is None:
+                continue
+            try:
+                item.proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                log.warning("%s did not stop in time; killing it", item.name)
+                item.proc.kill()
+                item.proc.wait()
 
     def pids(self) -> list[int]:
         return [m.proc.pid for m in self.managed.values() if m.proc is not None]
