@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 import pytest
 import redis
 
-from scheduler.autoscale import keys as scale_keys
 from scheduler.autoscale.policy import (
     effective_policy,
     parse_pool,
@@ -16,6 +15,7 @@ from scheduler.autoscale.policy import (
     set_override,
     validate_policy,
 )
+from workers import keys
 from workers.errors import ConfigError, UnknownAgent, UnknownName
 from workers.settings import ScalingPolicy, Settings, load_settings
 
@@ -89,7 +89,7 @@ def test_an_invalid_override_writes_nothing(redis_client: redis.Redis, settings:
         set_override(redis_client, settings, "cto", "default", {"min": 9})
     with pytest.raises(ConfigError, match="target_utilization"):
         set_override(redis_client, settings, "cto", "default", {"target_utilization": 2})
-    assert redis_client.get(scale_keys.policy_override("cto", "default")) is None
+    assert redis_client.get(keys.scale_policy_override("cto", "default")) is None
 
 
 def test_measured_boot_time_guards_the_up_cooldown(
@@ -106,5 +106,5 @@ def test_measured_boot_time_guards_the_up_cooldown(
 def test_a_stale_override_falls_back_to_the_settings(
     redis_client: redis.Redis, settings: Settings
 ) -> None:
-    redis_client.set(scale_keys.policy_override("cto", "default"), '{"min": 99}')
+    redis_client.set(keys.scale_policy_override("cto", "default"), '{"min": 99}')
     assert effective_policy(redis_client, settings, "cto", "default").min == 1

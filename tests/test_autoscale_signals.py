@@ -10,7 +10,6 @@ from typing import Any
 import kombu
 import redis
 
-from scheduler.autoscale import keys as scale_keys
 from scheduler.autoscale import samples
 from scheduler.autoscale.signals import read_signals
 from workers import keys
@@ -190,7 +189,7 @@ def test_rates_and_trend_from_successive_samples(redis_client: redis.Redis) -> N
 def test_reading_without_recording_leaves_samples_alone(redis_client: redis.Redis) -> None:
     read_signals(redis_client, "cto", "default", settings(), NOW)
     read_signals(redis_client, "cto", "default", settings(), NOW + 5, record=False)
-    assert redis_client.llen(scale_keys.samples("cto", "default")) == 1
+    assert redis_client.llen(keys.scale_samples("cto", "default")) == 1
 
 
 def test_restarted_counters_are_not_negative() -> None:

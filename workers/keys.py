@@ -59,3 +59,30 @@ def priority_queue_keys(queue: str, steps: tuple[int, ...] = (0, 3, 6, 9)) -> li
     ``<queue>\\x06\\x16<step>`` for the others.
     """
     return [queue if step == 0 else f"{queue}\x06\x16{step}" for step in steps]
+
+
+# -- autoscaler ------------------------------------------------------------------------
+#: Lock held while one autoscale run decides (SET NX PX with a random token).
+SCALE_LOCK = f"{PREFIX}:scale:lock"
+#: Epoch seconds of the last completed autoscale run; duplicate beats within an interval skip.
+SCALE_LAST_RUN = f"{PREFIX}:scale:last-run"
+
+
+def scale_samples(agent_type: str, pool: str) -> str:
+    """List of recent signal samples of a pool (JSON, newest first) for rates and trend."""
+    return f"{PREFIX}:scale:samples:{pool_id(agent_type, pool)}"
+
+
+def scale_decisions(agent_type: str, pool: str) -> str:
+    """List of recent decisions of a pool (JSON, newest first), bounded."""
+    return f"{PREFIX}:scale:decisions:{pool_id(agent_type, pool)}"
+
+
+def scale_policy_override(agent_type: str, pool: str) -> str:
+    """JSON object of scaling-policy fields set at runtime with ``scale set``."""
+    return f"{PREFIX}:scale:policy:{pool_id(agent_type, pool)}"
+
+
+def scale_boot_times(agent_type: str, pool: str) -> str:
+    """List of recently measured worker boot times of a pool (seconds, newest first)."""
+    return f"{PREFIX}:scale:boot:{pool_id(agent_type, pool)}"

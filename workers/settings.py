@@ -176,6 +176,15 @@ class Settings(BaseSettings):
     prompt_batch_interval_s: float = Field(900.0, gt=0)
     rollup_interval_s: float = Field(60.0, gt=0)
     reconcile_interval_s: float = Field(30.0, gt=0)
+    autoscale_actuator: str = Field(
+        "local", description="local (the `up` supervisor), kubernetes, or package.module:Class"
+    )
+    kubernetes_namespace: str | None = Field(
+        None, description="namespace of the Deployments (unset: the pod's own, else default)"
+    )
+    kubernetes_deployment_pattern: str = Field(
+        "infra-mind-{type}-{pool}", description="Deployment name of a pool"
+    )
 
     agents: dict[str, AgentType] = Field(default_factory=dict, exclude=True)
 

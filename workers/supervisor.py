@@ -9,6 +9,7 @@ get SIGTERM from the kernel if the supervisor itself dies, so nothing is left or
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -89,13 +90,28 @@ class Supervisor:
 
     # -- what should run ---------------------------------------------------------------
     def desired(self, agent: AgentType, pool: str) -> int:
-        policy = agent.policy(pool)
+        """The autoscaler's count for a pool, clamped to its policy (runtime overrides
+        included); the policy minimum when the autoscaler has not decided yet."""
+        low, high = self.bounds(agent, pool)
         try:
             raw = self.client.get(keys.desired_instances(agent.name, pool))
         except redis.RedisError:
             raw = None
-        want = int(raw) if raw is not None and str(raw).lstrip("-").isdigit() else policy.min
-        return max(policy.min, min(policy.max, want))
+        want = int(raw) if raw is not None and str(raw).lstrip("-").isdigit() else low
+        return max(low, min(high, want))
+
+    def bounds(self, agent: AgentType, pool: str) -> tuple[int, int]:
+        policy = agent.policy(pool)
+        low, high = policy.min, policy.max
+        try:
+            raw = self.client.get(keys.scale_policy_override(agent.name, pool))
+            override = json.loads(raw) if raw else {}
+        except (redis.RedisError, ValueError):
+            override = {}
+        if isinstance(override, dict):
+            low = int(override.get("min", low))
+            high = int(override.get("max", high))
+        return low, max(low, high)
 
     def agent_spec(self, agent: AgentType, pool: str, index: int) -> Managed:
         name = keys.instance_name(agent.name, pool, index, "%h")

@@ -239,7 +239,8 @@ def decide(
     elif rec.value < current:
         desired, reason = _scale_down(signals, policy, rec, history, now, current)
     else:
-        desired, reason = current, f"at target: {rec.why}"
+        limited = "holding at the maximum" if rec.raw > current else "at target"
+        desired, reason = current, f"{limited}: {rec.why}"
     if desired > current:
         direction = Direction.UP
     elif desired < current:

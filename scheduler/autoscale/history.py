@@ -14,12 +14,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import redis
-from pymongo import DESCENDING, ReplaceOne
+from pymongo import DESCENDING
 from pymongo.database import Database
 from pymongo.errors import PyMongoError
 
-from scheduler.autoscale import keys
 from scheduler.autoscale.decision import Decision, Direction
+from workers import keys
 from workers.keys import pool_id
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ def record(
     pipe = client.pipeline(transaction=True)
     touched: set[str] = set()
     for decision in batch:
-        key = keys.decisions(decision.agent_type, decision.pool)
+        key = keys.scale_decisions(decision.agent_type, decision.pool)
         pipe.lpush(key, json.dumps(decision.to_dict(), sort_keys=True))
         touched.add(key)
     for key in touched:
@@ -76,10 +76,10 @@ def ensure_indexes(mongo_db: Database[Any]) -> None:
 
 
 def archive(mongo_db: Database[Any], decisions: list[Decision]) -> None:
-    """Upsert decisions into MongoDB by ``_id``; safe to repeat."""
-    ops = [ReplaceOne({"_id": doc["_id"]}, doc, upsert=True) for doc in map(document, decisions)]
-    if ops:
-        mongo_db[COLLECTION].bulk_write(ops, ordered=False)
+    """Upsert decisions into MongoDB by ``_id``; safe to repeat (one per pool and run)."""
+    coll = mongo_db[COLLECTION]
+    for doc in map(document, decisions):
+        coll.replace_one({"_id": doc["_id"]}, doc, upsert=True)
 
 
 def recent(
@@ -87,7 +87,7 @@ def recent(
 ) -> list[Decision]:
     """A pool's recent decisions, newest first; unreadable entries are skipped."""
     out: list[Decision] = []
-    for text in client.lrange(keys.decisions(agent_type, pool), 0, max(0, limit - 1)):
+    for text in client.lrange(keys.scale_decisions(agent_type, pool), 0, max(0, limit - 1)):
         try:
             out.append(Decision.from_dict(json.loads(text)))
         except (ValueError, KeyError, TypeError):

@@ -17,12 +17,14 @@ from typing import Any
 import redis
 from pymongo.database import Database
 
-from scheduler.autoscale import history, keys
+from scheduler.autoscale import history
 from scheduler.autoscale.actuators.base import Actuator
-from scheduler.autoscale.decision import Decision, decide
+from scheduler.autoscale.decision import Decision, Direction, decide
 from scheduler.autoscale.lock import RedisLock
-from scheduler.autoscale.policy import effective_policy
-from scheduler.autoscale.signals import read_signals
+from scheduler.autoscale.policy import effective_policy, record_boot_time
+from scheduler.autoscale.signals import PoolSignals, read_signals
+from workers import keys
+from workers.budget_guard import hard_budget_block
 from workers.errors import InfraMindError
 from workers.keys import pool_id
 from workers.settings import Settings
@@ -34,10 +36,37 @@ DUPLICATE_FRACTION = 0.5
 #: The lock outlives any normal run (a few Redis reads per pool plus actuator calls) but
 #: frees itself quickly if a worker dies holding it.
 MIN_LOCK_TTL_S = 30.0
+#: An instance starting longer than this after a scale-up is not counted as booted by it.
+BOOT_MEASURE_MAX_S = 120.0
 #: The last-run mark expires so a long-stopped autoscaler leaves nothing behind.
 LAST_RUN_TTL_S = 3600
 
 BudgetCheck = Callable[[str], bool]
+
+
+def hard_budget_check(client: redis.Redis, settings: Settings, now: float) -> BudgetCheck:
+    """The default budget check: an agent type whose hard budget is used up may not grow."""
+
+    def blocked(agent_type: str) -> bool:
+        return hard_budget_block(client, settings, agent_type, now=now) is not None
+
+    return blocked
+
+
+def measure_boot_times(
+    client: redis.Redis, signals: PoolSignals, past: list[Decision]
+) -> list[float]:
+    """Record how long new instances took from the scale-up that ordered them to their first
+    heartbeat; ``scale set`` refuses an up cooldown shorter than the median of these."""
+    ups = [d.at for d in past if d.applied and d.direction == Direction.UP]
+    measured = []
+    for started in signals.new_instance_starts:
+        orders = [at for at in ups if at <= started]
+        if orders and started - max(orders) <= BOOT_MEASURE_MAX_S:
+            seconds = started - max(orders)
+            record_boot_time(client, signals.agent_type, signals.pool, seconds)
+            measured.append(seconds)
+    return measured
 
 
 def decide_pool(
@@ -52,12 +81,14 @@ def decide_pool(
     """One pool's decision, carried out when it changes the size (or none was set yet)."""
     policy = effective_policy(client, settings, agent_type, pool)
     signals = read_signals(client, agent_type, pool, settings, now)
+    past = history.recent(client, agent_type, pool)
+    measure_boot_times(client, signals, past)
     held = actuator.current(agent_type, pool)
     current = held if held is not None else signals.instances
     decision = decide(
         signals,
         policy,
-        history.recent(client, agent_type, pool),
+        past,
         now,
         current=current,
         budget_blocked=budget_blocked(agent_type) if budget_blocked else False,
@@ -98,7 +129,8 @@ def run_job(
 ) -> dict[str, Any]:
     """Decide every configured pool once; returns what was decided or why the run skipped.
 
-    ``budget_blocked(agent_type)`` says whether a type's budget refuses growth. ``min_gap_s``
+    ``budget_blocked(agent_type)`` says whether a type's budget refuses growth (default: its
+    hard budget is used up, :func:`hard_budget_check`). ``min_gap_s``
     overrides the duplicate-beat gap (half the interval). A pool whose policy, signals or
     actuator fails is reported under ``errors`` and the others still run.
     """
@@ -106,15 +138,17 @@ def run_job(
     gap = settings.autoscale_interval_s * DUPLICATE_FRACTION if min_gap_s is None else min_gap_s
     ttl_ms = int(max(MIN_LOCK_TTL_S, 2 * settings.autoscale_interval_s) * 1000)
     result: dict[str, Any] = {"at": now, "skipped": None, "decisions": [], "errors": {}}
-    with RedisLock(client, keys.LOCK, ttl_ms) as lock:
+    with RedisLock(client, keys.SCALE_LOCK, ttl_ms) as lock:
         if not lock.acquired:
             result["skipped"] = "another autoscale run holds the lock"
             return result
-        last = client.get(keys.LAST_RUN)
+        last = client.get(keys.SCALE_LAST_RUN)
         if last is not None and 0 <= now - float(last) < gap:
             result["skipped"] = f"already decided {now - float(last):.1f} s ago"
             return result
         decisions: list[Decision] = []
+        if budget_blocked is None:
+            budget_blocked = hard_budget_check(client, settings, now)
         for agent, pool in settings.pools():
             try:
                 decisions.append(
@@ -124,6 +158,25 @@ def run_job(
                 log.warning("autoscale %s.%s: %s", agent.name, pool, exc)
                 result["errors"][pool_id(agent.name, pool)] = str(exc)
         history.record(client, decisions, mongo_db)
-        client.set(keys.LAST_RUN, repr(now), ex=LAST_RUN_TTL_S)
+        client.set(keys.SCALE_LAST_RUN, repr(now), ex=LAST_RUN_TTL_S)
         result["decisions"] = [summary(d) for d in decisions]
     return result
+
+
+def run_scheduled(
+    client: redis.Redis,
+    settings: Settings,
+    mongo_db: Database[Any] | None = None,
+    *,
+    now: float | None = None,
+) -> dict[str, Any]:
+    """The beat's entry point: :func:`run_job` with the actuator named in the settings."""
+    from scheduler.autoscale.actuators import make_actuator
+
+    options: dict[str, Any] = {}
+    if settings.autoscale_actuator == "kubernetes":
+        options["name_pattern"] = settings.kubernetes_deployment_pattern
+        if settings.kubernetes_namespace:
+            options["namespace"] = settings.kubernetes_namespace
+    actuator = make_actuator(settings.autoscale_actuator, client, settings, **options)
+    return run_job(client, settings, mongo_db, now=now, actuator=actuator)

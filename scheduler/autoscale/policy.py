@@ -17,7 +17,7 @@ from typing import Any
 import redis
 from pydantic import ValidationError
 
-from scheduler.autoscale import keys
+from workers import keys
 from workers.errors import ConfigError, UnknownName
 from workers.settings import ScalingPolicy, Settings
 
@@ -110,7 +110,7 @@ def merge(base: ScalingPolicy, changes: dict[str, Any]) -> ScalingPolicy:
 
 def overrides(client: redis.Redis, agent_type: str, pool: str) -> dict[str, Any]:
     """Fields set at runtime for a pool (empty when none)."""
-    text = client.get(keys.policy_override(agent_type, pool))
+    text = client.get(keys.scale_policy_override(agent_type, pool))
     if not text:
         return {}
     try:
@@ -136,23 +136,33 @@ def effective_policy(
 
 
 def set_override(
-    client: redis.Redis, settings: Settings, agent_type: str, pool: str, changes: dict[str, Any]
+    client: redis.Redis,
+    settings: Settings,
+    agent_type: str,
+    pool: str,
+    changes: dict[str, Any],
+    *,
+    replace: bool = False,
 ) -> ScalingPolicy:
-    """Validate and store runtime changes of a pool's policy; nothing is written on error."""
+    """Validate and store runtime changes of a pool's policy; nothing is written on error.
+
+    The changes add to earlier overrides, or with ``replace`` take their place.
+    """
     base = settings.agent(agent_type).policy(pool)
-    combined = {**overrides(client, agent_type, pool), **changes}
+    earlier = {} if replace else overrides(client, agent_type, pool)
+    combined = {**earlier, **changes}
     policy = validate_policy(merge(base, combined), boot_time_s=boot_time(client, agent_type, pool))
-    client.set(keys.policy_override(agent_type, pool), json.dumps(combined, sort_keys=True))
+    client.set(keys.scale_policy_override(agent_type, pool), json.dumps(combined, sort_keys=True))
     return policy
 
 
 def clear_override(client: redis.Redis, agent_type: str, pool: str) -> None:
-    client.delete(keys.policy_override(agent_type, pool))
+    client.delete(keys.scale_policy_override(agent_type, pool))
 
 
 def record_boot_time(client: redis.Redis, agent_type: str, pool: str, seconds: float) -> None:
     """Remember how long a new instance took from spawn to its first heartbeat."""
-    key = keys.boot_times(agent_type, pool)
+    key = keys.scale_boot_times(agent_type, pool)
     pipe = client.pipeline(transaction=True)
     pipe.lpush(key, f"{seconds:.3f}")
     pipe.ltrim(key, 0, BOOT_SAMPLES - 1)
@@ -161,5 +171,5 @@ def record_boot_time(client: redis.Redis, agent_type: str, pool: str, seconds: f
 
 def boot_time(client: redis.Redis, agent_type: str, pool: str) -> float | None:
     """Median of the recently measured boot times of a pool, None when none was measured."""
-    values = [float(v) for v in client.lrange(keys.boot_times(agent_type, pool), 0, -1)]
+    values = [float(v) for v in client.lrange(keys.scale_boot_times(agent_type, pool), 0, -1)]
     return statistics.median(values) if values else None

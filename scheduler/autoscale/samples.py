@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import redis
 
-from scheduler.autoscale import keys
+from workers import keys
 
 #: Samples kept per pool: at the default 5 s interval about five minutes, more than any window.
 MAX_SAMPLES = 64
@@ -115,7 +115,7 @@ def rates(window: list[Sample]) -> Rates:
 def load(client: redis.Redis, agent_type: str, pool: str) -> list[Sample]:
     """Stored samples, newest first; unreadable entries are skipped."""
     out: list[Sample] = []
-    for text in client.lrange(keys.samples(agent_type, pool), 0, MAX_SAMPLES - 1):
+    for text in client.lrange(keys.scale_samples(agent_type, pool), 0, MAX_SAMPLES - 1):
         try:
             out.append(Sample.from_json(text))
         except (ValueError, KeyError, TypeError, IndexError):
@@ -132,17 +132,25 @@ def update(
     backlog: int,
     counters: dict[str, tuple[int, float]],
     record: bool,
-) -> Rates:
-    """Rates including a reading taken at ``now``; with ``record`` the reading is stored."""
+) -> tuple[Rates, tuple[float, ...]]:
+    """Rates including a reading taken at ``now``, and the start times of the instances that
+    appeared since the previous reading; with ``record`` the reading is stored."""
     stored = [s for s in load(client, agent_type, pool) if s.t < now]
     previous = max(stored, key=lambda s: s.t, default=None)
     current = Sample(now, backlog, completions_since(previous, counters), counters)
     if record:
-        key = keys.samples(agent_type, pool)
+        key = keys.scale_samples(agent_type, pool)
         pipe = client.pipeline(transaction=True)
         pipe.lpush(key, current.to_json())
         pipe.ltrim(key, 0, MAX_SAMPLES - 1)
         pipe.expire(key, SAMPLES_TTL_S)
         pipe.execute()
     window = [s for s in stored if s.t >= now - RATE_WINDOW_S]
-    return rates([*window, current])
+    appeared = tuple(
+        sorted(
+            started
+            for instance, (_, started) in counters.items()
+            if previous is not None and instance not in previous.counters
+        )
+    )
+    return rates([*window, current]), appeared

@@ -9,7 +9,6 @@ backlog trend come from the successive samples kept by :mod:`scheduler.autoscale
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -18,20 +17,13 @@ import redis
 
 from scheduler.autoscale import samples
 from workers import keys
+from workers.heartbeat import InstanceState
+from workers.inspect import sent_at
 from workers.settings import Settings
 
-#: Header stamped on every message at publish (epoch seconds, float).
-SENT_AT_HEADER = "im_sent_at"
 #: An instance registered within this many heartbeat TTLs but no longer beating counts as
 #: lost: the pool's picture is incomplete, so scale-in waits. Older entries are forgotten.
 LOST_WINDOW_TTLS = 5.0
-
-
-class InstanceState:
-    """Values of the heartbeat's ``state`` field."""
-
-    ACTIVE = "active"
-    DRAINING = "draining"
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,9 +31,11 @@ class PoolSignals:
     """One reading of a pool. Counts are instances or messages; rates are per second.
 
     ``reserved`` and ``active`` sum the healthy (non-draining) instances only: work held by a
-    draining instance finishes there or goes back to the queue. ``problems`` lists, in plain
-    words, why the reading is incomplete; the decision refuses to scale in while it is not
-    empty.
+    draining instance finishes there or goes back to the queue. ``new_instance_starts`` are
+    the start times (first heartbeat) of instances that appeared since the previous recorded
+    reading; with the time of the scale-up that ordered them they give the boot time.
+    ``problems`` lists, in plain words, why the reading is incomplete; the decision refuses to
+    scale in while it is not empty.
     """
 
     agent_type: str
@@ -66,6 +60,7 @@ class PoolSignals:
     backlog_slope: float | None = None
     heartbeat_age_s: float | None = None
     max_age_s: float = 6.0
+    new_instance_starts: tuple[float, ...] = ()
     problems: tuple[str, ...] = field(default_factory=tuple)
 
     @property
@@ -88,6 +83,7 @@ class PoolSignals:
         out = asdict(self)
         out["depth_by_priority"] = list(self.depth_by_priority)
         out["problems"] = list(self.problems)
+        out["new_instance_starts"] = list(self.new_instance_starts)
         return out
 
     @classmethod
@@ -96,6 +92,7 @@ class PoolSignals:
         kwargs = {k: v for k, v in data.items() if k in known}
         kwargs["depth_by_priority"] = tuple(kwargs.get("depth_by_priority", ()))
         kwargs["problems"] = tuple(kwargs.get("problems", ()))
+        kwargs["new_instance_starts"] = tuple(kwargs.get("new_instance_starts", ()))
         return cls(**kwargs)
 
 
@@ -142,18 +139,6 @@ def parse_heartbeat(instance: str, data: dict[Any, Any], score: float) -> Heartb
         started_at=_float(raw, "started_at") or 0.0,
         updated_at=_float(raw, "updated_at") or score,
     )
-
-
-def sent_at(message: Any) -> float | None:
-    """The ``im_sent_at`` header of a kombu Redis message (JSON), or None if absent."""
-    if message is None:
-        return None
-    try:
-        headers = json.loads(message).get("headers") or {}
-        value = float(headers[SENT_AT_HEADER])
-    except (ValueError, TypeError, KeyError, AttributeError):
-        return None
-    return value if math.isfinite(value) else None
 
 
 def read_queue(client: redis.Redis, queue: str) -> tuple[tuple[int, ...], float | None, bool]:
@@ -246,7 +231,7 @@ def read_signals(
     if unstamped and oldest is None:
         problems.append("queued messages carry no sent-at header")
     depth = sum(depths)
-    rates = samples.update(
+    rates, appeared = samples.update(
         client,
         agent_type,
         pool,
@@ -277,6 +262,7 @@ def read_signals(
         completion_rate=rates.completion_rate,
         backlog_slope=rates.backlog_slope,
         heartbeat_age_s=max((now - b.updated_at for b in beats), default=None),
+        new_instance_starts=appeared,
         max_age_s=ttl,
         problems=tuple(problems),
     )

@@ -30,7 +30,9 @@ app.command()(tasks.submit)
 app.command()(tasks.status)
 
 #: (command group, "module:attribute" of its typer app). Mounted when the module imports.
-GROUPS: list[tuple[str, str]] = []
+GROUPS: list[tuple[str, str]] = [
+    ("scale", "scheduler.autoscale.cli:app"),
+]
 
 
 def _mount() -> None:

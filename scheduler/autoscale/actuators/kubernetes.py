@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from pathlib import Path
 from typing import Any
 
 import redis
@@ -38,6 +39,8 @@ DELETION_COST = "controller.kubernetes.io/pod-deletion-cost"
 COST_PER_TASK = 100
 #: merge-patch: the body is a partial object, not a list of JSON-patch operations.
 MERGE_PATCH = "application/merge-patch+json"
+#: Where a pod's service account states the namespace it runs in.
+NAMESPACE_FILE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _POD_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 
@@ -55,6 +58,27 @@ def load_api_client() -> k8s.ApiClient:
                 f"kubernetes actuator: no in-cluster config or kubeconfig: {exc}"
             ) from None
     return k8s.ApiClient(configuration)
+
+
+def deployment_name(pattern: str, agent_type: str, pool: str) -> str:
+    """The Deployment of a pool; raises ``ConfigError`` unless it is a DNS label."""
+    try:
+        name = pattern.format(type=agent_type.replace("_", "-"), pool=pool.replace("_", "-"))
+    except (KeyError, IndexError, ValueError):
+        raise ConfigError(
+            f"deployment name pattern {pattern!r}: use only {{type}} and {{pool}}"
+        ) from None
+    if not _DNS_LABEL.match(name):
+        raise ConfigError(f"deployment name {name!r} of {agent_type}.{pool} is not a DNS label")
+    return name
+
+
+def own_namespace() -> str:
+    """The namespace this pod runs in, else ``DEFAULT_NAMESPACE`` (outside a cluster)."""
+    try:
+        return NAMESPACE_FILE.read_text("utf-8").strip() or DEFAULT_NAMESPACE
+    except OSError:
+        return DEFAULT_NAMESPACE
 
 
 class KubernetesActuator:
@@ -80,21 +104,18 @@ class KubernetesActuator:
     def from_settings(
         cls, client: redis.Redis, settings: Settings, **options: Any
     ) -> KubernetesActuator:
+        """Options: ``namespace`` (default: the pod's own), ``name_pattern``, ``api_client``."""
+        api_client = options.pop("api_client", None) or load_api_client()
+        options.setdefault("namespace", own_namespace())
         return cls(
-            options.pop("api_client", None) or load_api_client(),
+            api_client,
             redis_client=client,
             heartbeat_ttl_s=settings.heartbeat_ttl_s,
             **options,
         )
 
     def deployment(self, agent_type: str, pool: str) -> str:
-        """The Deployment name of a pool; raises ``ConfigError`` if it is not a DNS label."""
-        name = self.name_pattern.format(
-            type=agent_type.replace("_", "-"), pool=pool.replace("_", "-")
-        )
-        if not _DNS_LABEL.match(name):
-            raise ConfigError(f"deployment name {name!r} of {agent_type}.{pool} is not a DNS label")
-        return name
+        return deployment_name(self.name_pattern, agent_type, pool)
 
     def _fail(self, exc: Exception, what: str) -> Exception:
         if isinstance(exc, ApiException) and exc.status == 404:
