@@ -29,5 +29,9 @@ class Job:
 
 JOBS: dict[str, Job] = {
     job.name: job
-    for job in (Job("reap_instances", "scheduler.reaper:run_job", "reconcile_interval_s"),)
+    for job in (
+        Job("reap_instances", "scheduler.reaper:run_job", "reconcile_interval_s"),
+        Job("autoscale", "scheduler.autoscale.job:run_scheduled", "autoscale_interval_s"),
+        Job("analyze_slow_queries", "scheduler.queries.job:run_job", "slow_query_interval_s"),
+    )
 }

@@ -19,6 +19,7 @@ from typing import Any
 import redis
 from celery import Celery
 
+from workers import keys
 from workers.submit import TaskHandle, submit
 
 PROMPTS: dict[str, list[str]] = {
@@ -170,3 +171,36 @@ def run_burst(
         time.sleep(0.25)
     tracker.poll()
     return tracker, time.monotonic() - started
+
+
+@dataclass
+class CapacityMeter:
+    """Integrates live worker instances over time: the worker-seconds a run provisioned."""
+
+    worker_seconds: float = 0.0
+    peak: dict[str, int] = field(default_factory=dict)
+    _last: float | None = None
+
+    def sample(self, instances: dict[str, int], now: float) -> None:
+        if self._last is not None:
+            self.worker_seconds += sum(instances.values()) * (now - self._last)
+        self._last = now
+        for pool, count in instances.items():
+            self.peak[pool] = max(self.peak.get(pool, 0), count)
+
+
+def scaling_log(
+    client: redis.Redis, pools: list[tuple[str, str]], since: float
+) -> list[dict[str, Any]]:
+    """The autoscaler's decisions that changed a size since ``since``, oldest first."""
+
+    out = []
+    for agent_type, pool in pools:
+        for raw in client.lrange(keys.scale_decisions(agent_type, pool), 0, -1):
+            try:
+                decision = json.loads(raw)
+            except ValueError:
+                continue
+            if decision.get("at", 0) >= since and decision.get("direction") != "hold":
+                out.append(decision)
+    return sorted(out, key=lambda d: d["at"])

@@ -86,3 +86,16 @@ def scale_policy_override(agent_type: str, pool: str) -> str:
 def scale_boot_times(agent_type: str, pool: str) -> str:
     """List of recently measured worker boot times of a pool (seconds, newest first)."""
     return f"{PREFIX}:scale:boot:{pool_id(agent_type, pool)}"
+
+
+# -- slow-query analysis ---------------------------------------------------------------
+#: Stream of command samples from the pymongo listener, read by the slow-query job.
+QUERY_SAMPLES_STREAM = f"{PREFIX}:queries:samples"
+#: Hash: input (log file, profiled database, stream) -> where the next job run resumes.
+QUERY_OFFSETS = f"{PREFIX}:queries:offsets"
+#: Hash: shape id -> accumulated per-shape statistics (JSON).
+QUERY_SHAPE_STATS = f"{PREFIX}:queries:stats"
+#: String: the latest insights report (JSON), read by the CLI.
+QUERY_INSIGHTS = f"{PREFIX}:queries:insights"
+#: Lock held by one run of the slow-query job at a time.
+QUERY_JOB_LOCK = f"{PREFIX}:queries:lock"

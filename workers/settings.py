@@ -176,6 +176,15 @@ class Settings(BaseSettings):
     prompt_batch_interval_s: float = Field(900.0, gt=0)
     rollup_interval_s: float = Field(60.0, gt=0)
     reconcile_interval_s: float = Field(30.0, gt=0)
+    slow_query_threshold_ms: float = Field(100.0, gt=0, description="p95 above this is slow")
+    slow_query_log_files: list[Path] = Field(
+        default_factory=list, description="mongod JSON logs the slow-query job follows"
+    )
+    slow_query_profile_dbs: list[str] = Field(
+        default_factory=list, description="databases on MONGO_URL whose system.profile is read"
+    )
+    slow_query_explain: bool = Field(True, description="confirm plans with explain")
+    slow_query_max_shapes: int = Field(5000, ge=1, description="shapes kept between runs")
     autoscale_actuator: str = Field(
         "local", description="local (the `up` supervisor), kubernetes, or package.module:Class"
     )

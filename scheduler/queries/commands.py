@@ -31,7 +31,9 @@ def _doc(value: Any) -> dict[str, Any] | None:
 def _find(cmd: dict[str, Any]) -> list[Statement]:
     return [
         Statement(
-            Op.FIND, _doc(cmd.get("filter")) or {}, _doc(cmd.get("sort")),
+            Op.FIND,
+            _doc(cmd.get("filter")) or {},
+            _doc(cmd.get("sort")),
             _doc(cmd.get("projection")),
         )
     ]

@@ -24,8 +24,16 @@ class Op(StrEnum):
 
 #: Operations that read through a filter and therefore can be helped by an index.
 FILTERED_OPS = frozenset(
-    {Op.FIND, Op.AGGREGATE, Op.COUNT, Op.DISTINCT, Op.UPDATE, Op.DELETE, Op.FIND_AND_MODIFY,
-     Op.GET_MORE}
+    {
+        Op.FIND,
+        Op.AGGREGATE,
+        Op.COUNT,
+        Op.DISTINCT,
+        Op.UPDATE,
+        Op.DELETE,
+        Op.FIND_AND_MODIFY,
+        Op.GET_MORE,
+    }
 )
 #: Operations that write index entries; counted per namespace for the write-cost note.
 WRITE_OPS = frozenset({Op.INSERT, Op.UPDATE, Op.DELETE, Op.FIND_AND_MODIFY})
@@ -37,7 +45,9 @@ class QueryRecord:
 
     ``filter``/``sort``/``projection`` hold the documents as read (raw values from the profiler,
     Extended-JSON dicts from a log, masked placeholders from the listener); ``shapes`` masks
-    them. Counters are ``None`` when the source does not report them. For updates and deletes
+    them. ``query_hash`` is MongoDB's plan-cache hash (``queryHash``, renamed
+    ``planCacheShapeHash`` in 8.0) and ``query_shape_hash`` its 8.0 ``queryShapeHash``.
+    Counters are ``None`` when the source does not report them. For updates and deletes
     ``n_returned`` holds the documents matched/deleted, the useful output of the scan.
     """
 
@@ -54,6 +64,7 @@ class QueryRecord:
     plan_summary: str | None = None
     has_sort_stage: bool = False
     query_hash: str | None = None
+    query_shape_hash: str | None = None
     ts: datetime | None = None
     app_name: str | None = None
     truncated: bool = False

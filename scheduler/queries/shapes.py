@@ -35,13 +35,38 @@ FIELD_OPERATORS: dict[str, Kind] = {
     "$all": Kind.EQUALITY,
     "$in": Kind.IN,
     **dict.fromkeys(
-        ("$gt", "$gte", "$lt", "$lte", "$ne", "$nin", "$regex", "$options", "$not", "$exists",
-         "$type", "$mod", "$bitsAllSet", "$bitsAnySet", "$bitsAllClear", "$bitsAnyClear"),
+        (
+            "$gt",
+            "$gte",
+            "$lt",
+            "$lte",
+            "$ne",
+            "$nin",
+            "$regex",
+            "$options",
+            "$not",
+            "$exists",
+            "$type",
+            "$mod",
+            "$bitsAllSet",
+            "$bitsAnySet",
+            "$bitsAllClear",
+            "$bitsAnyClear",
+        ),
         Kind.RANGE,
     ),
     **dict.fromkeys(
-        ("$elemMatch", "$size", "$geoWithin", "$geoIntersects", "$near", "$nearSphere",
-         "$within", "$maxDistance", "$minDistance"),
+        (
+            "$elemMatch",
+            "$size",
+            "$geoWithin",
+            "$geoIntersects",
+            "$near",
+            "$nearSphere",
+            "$within",
+            "$maxDistance",
+            "$minDistance",
+        ),
         Kind.UNSUPPORTED,
     ),
 }
@@ -78,6 +103,42 @@ class Shape:
     projection: tuple[str, ...] = ()
     stages: tuple[str, ...] = ()
     predicates: Predicates = field(default_factory=Predicates)
+
+    def to_dict(self) -> dict[str, Any]:
+        p = self.predicates
+        return {
+            "id": self.id,
+            "ns": self.ns,
+            "op": str(self.op),
+            "filter": self.filter,
+            "sort": [list(s) for s in self.sort],
+            "projection": list(self.projection),
+            "stages": list(self.stages),
+            "fields": dict(p.fields),
+            "branches": [dict(b) for b in p.branches],
+            "unsupported": list(p.unsupported),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Shape:
+        def kinds(doc: dict[str, str]) -> dict[str, Kind]:
+            return {k: Kind(v) for k, v in doc.items()}
+
+        predicates = Predicates(
+            kinds(data["fields"]),
+            tuple(kinds(b) for b in data["branches"]),
+            tuple(data["unsupported"]),
+        )
+        return cls(
+            data["id"],
+            data["ns"],
+            Op(data["op"]),
+            data["filter"],
+            tuple((f, d) for f, d in data["sort"]),
+            tuple(data["projection"]),
+            tuple(data["stages"]),
+            predicates,
+        )
 
     def display(self) -> dict[str, Any]:
         """A JSON-ready view: filter plus sort/projection/stages when present."""
@@ -244,8 +305,7 @@ def shape_of(record: QueryRecord) -> Shape:
         norm, predicates = normalize_filter(record.filter)
     sort = normalize_sort(record.sort)
     projection = tuple(sorted(record.projection)) if record.projection else ()
-    sid = shape_id(record.ns, record.op, [norm, [list(s) for s in sort], projection,
-                                          record.stages])
+    sid = shape_id(record.ns, record.op, [norm, [list(s) for s in sort], projection, record.stages])
     return Shape(sid, record.ns, record.op, norm, sort, projection, record.stages, predicates)
 
 
@@ -255,8 +315,9 @@ def redacted_sample(record: QueryRecord) -> dict[str, Any]:
     if record.sort:
         out["sort"] = record.sort
     if record.projection:
-        out["projection"] = {k: v if isinstance(v, int) else mask(v)
-                             for k, v in record.projection.items()}
+        out["projection"] = {
+            k: v if isinstance(v, int) else mask(v) for k, v in record.projection.items()
+        }
     if record.stages:
         out["pipeline"] = list(record.stages)
     return out

@@ -32,6 +32,7 @@ app.command()(tasks.status)
 #: (command group, "module:attribute" of its typer app). Mounted when the module imports.
 GROUPS: list[tuple[str, str]] = [
     ("scale", "scheduler.autoscale.cli:app"),
+    ("queries", "scheduler.queries.cli:app"),
 ]
 
 

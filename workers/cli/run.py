@@ -7,10 +7,14 @@ import json
 import signal
 import sys
 import threading
+import time
 from collections import Counter
+from collections.abc import Callable
+from enum import StrEnum
 from types import FrameType
 from typing import Annotated
 
+import redis
 import typer
 from rich.console import Console
 from rich.live import Live
@@ -71,11 +75,47 @@ def up(
     console.print("stopped")
 
 
-def _live_table(settings: Settings, tracker: demo_mod.Tracker, client: object) -> Table:
+class Scenario(StrEnum):
+    STEADY = "steady"
+    BURST = "burst"
+
+
+def _settle(
+    settings: Settings,
+    client: redis.Redis,
+    tick: Callable[[demo_mod.Tracker], None],
+    tracker: demo_mod.Tracker,
+    limit_s: float,
+    stop: threading.Event,
+) -> None:
+    """Keep the live table running until every pool is back at its minimum."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline and not stop.is_set():
+        snaps = inspect.pool_snapshots(client, settings)
+        if all(
+            s.healthy + s.draining <= settings.agent(s.agent_type).policy(s.pool).min for s in snaps
+        ):
+            return
+        tick(tracker)
+        time.sleep(0.5)
+
+
+def _live_table(
+    settings: Settings,
+    tracker: demo_mod.Tracker,
+    client: redis.Redis,
+    meter: demo_mod.CapacityMeter | None = None,
+) -> Table:
     counts = tracker.counts()
     sent = Counter(h.agent_type for h in tracker.handles)
-    snaps = {s.agent_type: s for s in inspect.pool_snapshots(client, settings)}  # type: ignore[arg-type]
-    table = Table(title=f"demo: {len(tracker.final)}/{len(tracker.handles)} tasks finished")
+    snaps = {s.agent_type: s for s in inspect.pool_snapshots(client, settings)}
+    if meter is not None:
+        live = {f"{s.agent_type}.{s.pool}": s.healthy + s.draining for s in snaps.values()}
+        meter.sample(live, time.monotonic())
+    title = f"demo: {len(tracker.final)}/{len(tracker.handles)} tasks finished"
+    if meter is not None:
+        title += f", {meter.worker_seconds:.0f} worker-seconds"
+    table = Table(title=title)
     for col in ("agent", "instances", "queued", "running", "done", "failed", "latency"):
         table.add_column(col, justify="left" if col == "agent" else "right")
     for agent in sorted(sent):
@@ -134,6 +174,12 @@ def demo(
     ] = "",
     timeout: Annotated[float, typer.Option(help="seconds to wait for the tasks")] = 300.0,
     as_json: Annotated[bool, typer.Option("--json", help="last stdout line is JSON")] = False,
+    scenario: Annotated[
+        Scenario, typer.Option(help="steady: run the tasks; burst: also watch pools shrink back")
+    ] = Scenario.STEADY,
+    settle: Annotated[
+        float, typer.Option(help="burst: seconds to wait for pools to return to their minimum")
+    ] = 150.0,
 ) -> None:
     """Start the system (or use a running one), run a burst of tasks, print a summary."""
     from workers.app import create_app
@@ -161,15 +207,24 @@ def demo(
             ready_s = 0.0
         app = create_app(settings.model_copy(update={"redis_url": url}))
         client = ping(url)
+        meter = demo_mod.CapacityMeter()
+        began = time.time()
         with Live(console=console, refresh_per_second=4, transient=as_json) as live:
 
             def tick(tracker: demo_mod.Tracker) -> None:
-                live.update(_live_table(settings, tracker, client))
+                live.update(_live_table(settings, tracker, client, meter))
 
             tracker, seconds = demo_mod.run_burst(app, client, agent_types, tasks, timeout, tick)
             tick(tracker)
+            if scenario is Scenario.BURST:
+                _settle(settings, client, tick, tracker, settle, stop)
         summary = demo_mod.summarize(tracker, tasks, seconds, agent_types)
         summary["startup_s"] = round(ready_s, 3)
+        summary["worker_seconds"] = round(meter.worker_seconds, 1)
+        summary["peak_instances"] = meter.peak
+        if scenario is Scenario.BURST:
+            pools = [(a.name, p) for a, p in settings.pools()]
+            summary["scaling"] = demo_mod.scaling_log(client, pools, began)
         # Results unsubscribe from the backend when collected: do it while Redis is still up.
         tracker.handles.clear()
         del tracker
@@ -185,6 +240,12 @@ def demo(
         f"{summary['completed']}/{summary['submitted']} completed, {summary['failed']} failed, "
         f"{summary['lost']} lost in {summary['seconds']} s ({summary['tasks_per_s']} tasks/s)"
     )
+    for decision in summary.get("scaling", []):
+        stamp = time.strftime("%H:%M:%S", time.localtime(decision["at"]))
+        console.print(
+            f"  {stamp} {decision['agent_type']}.{decision['pool']} "
+            f"{decision['current']} -> {decision['desired']}: {decision['reason']}"
+        )
     if as_json:
         print(json.dumps(summary))
     if summary["lost"] or summary["failed"]:
