@@ -33,5 +33,7 @@ JOBS: dict[str, Job] = {
         Job("reap_instances", "scheduler.reaper:run_job", "reconcile_interval_s"),
         Job("autoscale", "scheduler.autoscale.job:run_scheduled", "autoscale_interval_s"),
         Job("analyze_slow_queries", "scheduler.queries.job:run_job", "slow_query_interval_s"),
+        Job("rollup_costs", "scheduler.costs.job:run_job", "rollup_interval_s"),
+        Job("snapshot_resources", "scheduler.resources.job:run_job", "snapshot_interval_s"),
     )
 }

@@ -80,4 +80,4 @@ def test_archive_in_mongodb_is_idempotent(
     assert mongo_db[history.COLLECTION].count_documents({}) == 3
     found = history.from_mongo(mongo_db, agent_type="cto", since=NOW + 1)
     assert found == [batch[1]]
-    assert "expire" in mongo_db[history.COLLECTION].index_information()
+    assert "ttl_at_time" in mongo_db[history.COLLECTION].index_information()

@@ -19,9 +19,9 @@ from scheduler.autoscale.policy import boot_time, set_override
 from workers import keys
 from workers.budget_guard import month_of
 from workers.errors import BackendUnavailable, ConfigError
+from workers.keys import budget_spent
 from workers.pricing import usd_to_pico
 from workers.settings import Settings, load_settings
-from workers.stores.redis_keys import budget_spent
 
 NOW = float(int(time.time()))
 POOLS = ["cto", "cloud_engineer", "research", "compliance", "mlops", "report_generator"]

@@ -16,7 +16,6 @@ from scheduler.queries import state
 from scheduler.queries.advice import esr_of, serves
 from scheduler.queries.insights_store import (
     COLLECTION,
-    INDEXES,
     namespace_insights,
     top_insights,
 )
@@ -33,6 +32,7 @@ from workers.keys import (
 )
 from workers.querylistener import QueryListener
 from workers.settings import load_settings
+from workers.stores.indexes import INDEXES
 
 #: Insights carry the run's time; the TTL index would purge anything dated long ago.
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -98,18 +98,18 @@ def test_insights_in_redis_and_mongo(tmp_path: Path, redis_client: redis.Redis, 
     assert {i["name"] for i in db[COLLECTION].list_indexes()} >= {
         "kind_rank",
         "kind_ns_rank",
-        "updated_at_ttl",
+        "ttl_updated_at",
     }
 
 
 def test_each_insights_index_serves_its_documented_query() -> None:
-    keys = {m.document["name"]: tuple(m.document["key"].items()) for m in INDEXES}
+    keys = {spec.name: tuple(spec.keys) for spec in INDEXES[COLLECTION]}
     top = esr_of({"kind": Kind.EQUALITY}, (("rank", 1),))
     per_ns = esr_of({"kind": Kind.EQUALITY, "ns": Kind.EQUALITY}, (("rank", 1),))
     ttl = esr_of({"updated_at": Kind.RANGE}, ())
     assert serves(keys["kind_rank"], top)
     assert serves(keys["kind_ns_rank"], per_ns) and not serves(keys["kind_rank"], per_ns)
-    assert serves(keys["updated_at_ttl"], ttl)
+    assert serves(keys["ttl_updated_at"], ttl)
 
 
 def test_stale_suggestions_are_removed(tmp_path: Path, redis_client: redis.Redis, db: Any) -> None:

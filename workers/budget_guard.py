@@ -1,8 +1,9 @@
 """Monthly budgets on the task path: refuse work past a hard budget; reserve before a call.
 
 Budgets exist per agent type (``AgentType.monthly_budget_usd`` / ``budget_mode``) and per
-tenant (settings ``tenant_budgets``). Spend is kept in Redis per month and scope
-(``agent:<type>``, ``tenant:<name>``) in integer pico-dollars. A call first reserves its
+tenant (settings ``tenant_budgets``). Spend is counted per month and scope (``agent:<type>``,
+``tenant:<name>``) in integer pico-dollars, as the larger of the calls settled here and the
+events the cost rollup has counted (see :func:`usage`). A call first reserves its
 estimated cost in one atomic Lua step that refuses when a hard budget would be overshot, so
 parallel workers cannot overspend together; after the call :func:`reconcile` swaps the
 reservation for the actual cost. A reservation whose worker died is released when it expires.
@@ -23,10 +24,16 @@ from typing import Any
 import redis
 
 from workers.errors import BudgetExceeded, InvalidInput
+from workers.keys import (
+    BUDGET_RESERVATIONS,
+    BUDGET_RESERVED,
+    budget_spent,
+    rollup_field,
+    rollup_hash,
+)
 from workers.names import validate_name
 from workers.pricing import ModelPrice, compute_cost, pico_to_usd, price_llm, usd_to_pico
 from workers.settings import AgentType, Settings
-from workers.stores.redis_keys import BUDGET_RESERVATIONS, BUDGET_RESERVED, budget_spent
 
 _HERE = Path(__file__).parent
 _RESERVE = (_HERE / "budget_reserve.lua").read_text("utf-8")
@@ -110,16 +117,31 @@ def budgets_for(settings: Settings, agent_type: str, tenant: str = "") -> list[B
     return [b for b in all_budgets(settings) if b.id in wanted]
 
 
+def _rollup_source(scope: str, now: float) -> tuple[str, str]:
+    """The monthly rollup hash and field prefix holding the rolled-up spend of ``scope``."""
+    kind, _, name = scope.partition(":")
+    return rollup_hash("month", month_of(now), kind), rollup_field(name, "")
+
+
 def usage(client: redis.Redis, scopes: Sequence[str], now: float) -> dict[str, tuple[int, int]]:
-    """scope -> (spent, reserved) pico-dollars this month."""
+    """scope -> (spent, reserved) pico-dollars this month.
+
+    Spent is the larger of the calls settled through :func:`reconcile` / :func:`record_spend`
+    and the events the cost rollup has counted: both measure the same money, and either may
+    be ahead (the rollup runs every minute; a handler may not reconcile at all).
+    """
     if not scopes:
         return {}
     with client.pipeline(transaction=False) as pipe:
         pipe.hmget(budget_spent(month_of(now)), list(scopes))
         pipe.hmget(BUDGET_RESERVED, list(scopes))
-        spent, reserved = pipe.execute()
+        for scope in scopes:
+            key, prefix = _rollup_source(scope, now)
+            pipe.hmget(key, [prefix + "llm_pico", prefix + "compute_pico"])
+        settled, reserved, *rolled = pipe.execute()
     return {
-        s: (int(sp or 0), int(rs or 0)) for s, sp, rs in zip(scopes, spent, reserved, strict=True)
+        s: (max(int(st or 0), sum(int(v or 0) for v in ro)), int(rs or 0))
+        for s, st, rs, ro in zip(scopes, settled, reserved, rolled, strict=True)
     }
 
 
@@ -140,6 +162,11 @@ def refusal(
         estimate = pico_to_usd(estimate_pico)
         state = f"spent or reserved, and this call's estimate ${estimate:.4f} would exceed it"
     return f"{head} {state}; raise monthly_budget_usd or wait for next month"
+
+
+def has_hard_budget(settings: Settings, agent_type: str, tenant: str = "") -> bool:
+    """Whether any hard budget applies (no Redis call: the submit path asks this first)."""
+    return any(b.mode is BudgetMode.HARD for b in budgets_for(settings, agent_type, tenant))
 
 
 def check_budget(
@@ -204,9 +231,9 @@ def reserve(
     hard budget.
     """
     now = time.time() if now is None else now
-    if estimate_usd is not None and estimate_usd < 0:
-        raise InvalidInput(f"cost estimate must be >= 0, got {estimate_usd}")
     amount = usd_to_pico(estimate_usd) if estimate_usd is not None else 0
+    if amount < 0:
+        raise InvalidInput(f"cost estimate must be >= 0, got {estimate_usd}")
     scopes = scopes_of(agent_type, tenant)
     limits = {
         b.id: usd_to_pico(b.limit_usd)
@@ -219,9 +246,11 @@ def reserve(
         int(now * 1000), rid, amount, int((now + ttl_s) * 1000), FORGET_EXPIRED_S * 1000,
         len(scopes),
     ]  # fmt: skip
-    for scope in scopes:
-        args.extend((scope, limits.get(scope, -1)))
     keys = [budget_spent(month_of(now)), BUDGET_RESERVED, BUDGET_RESERVATIONS]
+    for scope in scopes:
+        rollup_key, prefix = _rollup_source(scope, now)
+        keys.append(rollup_key)
+        args.extend((scope, limits.get(scope, -1), prefix))
     reply = client.register_script(_RESERVE)(keys=keys, args=args)
     if int(reply[0]) == 1:
         return Reservation(rid, amount, scopes)

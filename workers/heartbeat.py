@@ -92,17 +92,17 @@ class Heartbeat(threading.Thread):
         self.hooks = hooks or []
         self.state = InstanceState.ACTIVE
         self.started_at = time.time()
-        self._stop = threading.Event()
+        self._stopping = threading.Event()
         self._proc = psutil.Process()
         self._proc.cpu_percent(None)
 
     def run(self) -> None:
-        while not self._stop.is_set():
+        while not self._stopping.is_set():
             try:
                 self.beat()
             except Exception:  # a missed beat must never kill the worker
                 log.warning("heartbeat of %s failed", self.instance, exc_info=True)
-            self._stop.wait(self.interval_s)
+            self._stopping.wait(self.interval_s)
 
     def fields(self) -> dict[str, str]:
         proc = self._proc
@@ -146,7 +146,7 @@ class Heartbeat(threading.Thread):
             log.warning("could not announce draining of %s", self.instance)
 
     def stop(self, remove: bool = True) -> None:
-        self._stop.set()
+        self._stopping.set()
         if remove:
             try:
                 self.client.delete(keys.heartbeat(self.instance))

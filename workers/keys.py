@@ -99,3 +99,56 @@ QUERY_SHAPE_STATS = f"{PREFIX}:queries:stats"
 QUERY_INSIGHTS = f"{PREFIX}:queries:insights"
 #: Lock held by one run of the slow-query job at a time.
 QUERY_JOB_LOCK = f"{PREFIX}:queries:lock"
+
+
+# -- cost rollups, budgets and resource history ------------------------------------------
+# Labels (hour ``2025-05-01T13``, day ``2025-05-01``, month ``2025-05``) are UTC bucket starts.
+#: Consumer group of the cost rollup on the events stream.
+ROLLUP_GROUP = "rollup"
+#: Stream of events the rollup could not parse (kept for inspection, trimmed).
+EVENTS_INVALID = f"{PREFIX}:events:invalid"
+#: Stream of budget alerts (50/80/100 % of a monthly budget), one entry per alert.
+BUDGET_ALERTS = f"{PREFIX}:budget:alerts"
+#: Hash: budget scope ("agent:cto", "tenant:acme") -> pico-dollars reserved by running calls.
+BUDGET_RESERVED = f"{PREFIX}:budget:reserved"
+#: Hash: reservation id -> "expiry_ms|pico|scope,scope|state" of calls in flight.
+BUDGET_RESERVATIONS = f"{PREFIX}:budget:reservations"
+#: Hash: instance -> epoch seconds up to which its provisioned time has been counted.
+RESOURCE_ACCOUNTED = f"{PREFIX}:res:accounted"
+#: String: JSON of the latest resource report (instances, pools, hosts, trends, advice).
+RESOURCE_LATEST = f"{PREFIX}:res:latest"
+
+
+def rollup_hash(period: str, label: str, dim: str) -> str:
+    """Hash of one bucket and dimension; fields ``<key>|<metric>`` -> integer."""
+    return f"{PREFIX}:costs:{period}:{label}:{dim}"
+
+
+def rollup_field(key: str, metric: str) -> str:
+    """Field of one metric of one key (agent type, pool, model, tenant) in a rollup hash."""
+    return f"{key.replace('|', '_')}|{metric}"
+
+
+def rollup_seen(day: str) -> str:
+    """Set of (digested) task ids rolled up on ``day`` (processing day), for deduplication."""
+    return f"{PREFIX}:costs:seen:{day}"
+
+
+def budget_spent(month: str) -> str:
+    """Hash: budget scope -> pico-dollars spent in ``month`` (reconciled calls)."""
+    return f"{PREFIX}:budget:spent:{month}"
+
+
+def budget_alerted(month: str) -> str:
+    """Hash: ``<scope>:<threshold>`` -> epoch seconds the alert fired in ``month``."""
+    return f"{PREFIX}:budget:alerted:{month}"
+
+
+def resource_history(kind: str, name: str) -> str:
+    """Sorted set of JSON samples of one pool or host, scored by epoch seconds."""
+    return f"{PREFIX}:res:hist:{kind}:{name}"
+
+
+def resource_provisioned(hour: str) -> str:
+    """Hash: pool id -> provisioned instance-ms / slot-ms (``<pool>|instance_ms``) in ``hour``."""
+    return f"{PREFIX}:res:prov:{hour}"

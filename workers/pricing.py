@@ -86,8 +86,21 @@ def quantize_usd(value: Decimal) -> Decimal:
 
 
 def usd_to_pico(value: Decimal | str) -> int:
-    """Integer pico-dollars of ``value`` (rounded to the quantum)."""
-    return int(quantize_usd(Decimal(value)).scaleb(12))
+    """Integer pico-dollars of ``value`` (rounded to the quantum); InvalidInput if not a number."""
+    if isinstance(value, str):  # fast path for plain "123.000456" strings (the event format)
+        whole, _, frac = value.partition(".")
+        if whole.isascii() and whole.isdigit() and len(frac) <= 12 and frac.isascii():
+            if not frac:
+                return int(whole) * PICO_PER_USD
+            if frac.isdigit():
+                return int(whole) * PICO_PER_USD + int(frac.ljust(12, "0"))
+    try:
+        amount = Decimal(value)
+        if amount.is_finite():
+            return int(quantize_usd(amount).scaleb(12))
+    except ArithmeticError:
+        pass
+    raise InvalidInput(f"not a finite decimal amount of USD: {value!r}")
 
 
 def pico_to_usd(value: int) -> Decimal:

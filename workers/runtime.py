@@ -13,7 +13,7 @@ from typing import Any
 
 import redis
 
-from workers import events, keys
+from workers import budget_guard, events, keys
 from workers.agents import default_handler  # noqa: F401  (registers "default")
 from workers.agents.handler import AgentContext, AgentRequest, AgentResult
 from workers.agents.registry import resolve_handler
@@ -22,6 +22,7 @@ from workers.heartbeat import InstanceStats
 from workers.pricing import compute_cost
 from workers.providers import Provider, make_provider
 from workers.settings import Settings
+from workers.tokens import count_tokens
 
 log = logging.getLogger(__name__)
 
@@ -89,16 +90,38 @@ class WorkerRuntime:
             tenant=options.get("tenant") or "",
             params=options.get("params") or {},
         )
+        reservation = self._reserve(ctx, request, task_id)
         self.stats.started()
-        result: AgentResult | None = None
-        error = ""
+        out: dict[str, Any] = {}
         try:
             result = resolve_handler(ctx.agent.handler)(ctx, request)
-            return self._finish(task_id, ctx, request, result, started, queue_wait_ms, "")
+            out = self._finish(task_id, ctx, request, result, started, queue_wait_ms, "")
+            return out
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"[:500]
             self._finish(task_id, ctx, request, None, started, queue_wait_ms, error)
             raise
+        finally:
+            if reservation is not None:
+                budget_guard.reconcile(self.redis, reservation, _total_cost(out))
+
+    def _reserve(
+        self, ctx: AgentContext, request: AgentRequest, task_id: str
+    ) -> budget_guard.Reservation | None:
+        """Hold the estimated cost against hard budgets so parallel calls cannot overshoot.
+
+        Raises ``BudgetExceeded`` (the task fails, nothing is called) when a hard budget
+        would be overshot.
+        """
+        settings = self.settings
+        if not budget_guard.has_hard_budget(settings, ctx.agent.name, request.tenant):
+            return None
+        tokens = count_tokens(request.prompt, ctx.agent.model)
+        estimate = budget_guard.estimate_call_cost(ctx.agent, tokens, settings.price_overrides)
+        return budget_guard.reserve(
+            self.redis, settings, ctx.agent.name, request.tenant, estimate,
+            reservation_id=task_id,
+        )  # fmt: skip
 
     def _finish(
         self,
@@ -126,7 +149,7 @@ class WorkerRuntime:
             prompt_tokens=result.prompt_tokens if result else 0,
             completion_tokens=result.completion_tokens if result else 0,
             cached_tokens=result.cached_tokens if result else 0,
-            llm_cost_usd=str(llm_cost) if llm_cost is not None else "",
+            llm_cost_usd=str(llm_cost) if llm_cost is not None else "0",
             priced=llm_cost is not None,
             price_source=result.price_source if result else "",
             compute_cost_usd=str(compute),
@@ -149,6 +172,14 @@ class WorkerRuntime:
             compute_cost_usd=event.compute_cost_usd,
         )
         return out
+
+
+def _total_cost(result: dict[str, Any]) -> Decimal | None:
+    """LLM plus compute cost of a finished task; None when it failed or is unpriced."""
+    llm = result.get("llm_cost_usd")
+    if llm is None:
+        return None
+    return Decimal(llm) + Decimal(result.get("compute_cost_usd") or 0)
 
 
 _current: WorkerRuntime | None = None

@@ -27,6 +27,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from workers import defaults
 from workers.errors import ConfigError, InvalidInput, UnknownAgent
 from workers.names import validate_name
+from workers.pricing import ModelPrice
 
 
 class ScalingPolicy(BaseModel):
@@ -104,6 +105,9 @@ class AgentType(BaseModel):
     dispatch: Literal["pool", "instance"] = "pool"
     prompt_optimization: Literal["off", "auto"] = "off"
     cache_responses: bool = True
+    quality: Literal["best", "balanced", "cheapest"] = Field(
+        "balanced", description="best: never advise a cheaper model"
+    )
 
     @field_validator("name")
     @classmethod
@@ -122,6 +126,15 @@ class AgentType(BaseModel):
     def policy(self, pool: str) -> ScalingPolicy:
         """The pool's own scaling policy, else the agent type's."""
         return self.pools[pool].scaling or self.scaling
+
+
+class TenantBudget(BaseModel):
+    """A monthly budget of one tenant tag."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    monthly_budget_usd: Decimal = Field(ge=0)
+    budget_mode: Literal["soft", "hard"] = "soft"
 
 
 class Settings(BaseSettings):
@@ -185,6 +198,20 @@ class Settings(BaseSettings):
     )
     slow_query_explain: bool = Field(True, description="confirm plans with explain")
     slow_query_max_shapes: int = Field(5000, ge=1, description="shapes kept between runs")
+    price_overrides: dict[str, ModelPrice] = Field(
+        default_factory=dict, description="USD per million tokens by model; wins over genai-prices"
+    )
+    tenant_budgets: dict[str, TenantBudget] = Field(
+        default_factory=dict, description='e.g. {"acme": {"monthly_budget_usd": 50}}'
+    )
+    budget_thresholds: tuple[int, ...] = Field((50, 80, 100), description="alert at these %%")
+    budget_webhook_url: str | None = Field(None, description="POSTed once per budget alert")
+    cost_run_rate_days: int = Field(7, ge=1, description="window of the month-end projection")
+    rollup_batch: int = Field(2000, ge=1, description="events per rollup read")
+    rollup_claim_idle_s: float = Field(60.0, gt=0, description="reclaim a dead consumer's events")
+    idle_efficiency_threshold: float = Field(0.3, ge=0, le=1, description="below: idle capacity")
+    task_records_retention_days: int = Field(90, ge=1)
+    resource_snapshots_retention_days: int = Field(30, ge=1)
     autoscale_actuator: str = Field(
         "local", description="local (the `up` supervisor), kubernetes, or package.module:Class"
     )

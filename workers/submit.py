@@ -6,10 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import redis
 from celery import Celery
 from celery.exceptions import TimeoutError as CeleryTimeout
 from celery.result import AsyncResult
 
+from workers.budget_guard import check_budget, has_hard_budget
 from workers.errors import InvalidInput, ProviderError, TaskTimeout
 from workers.names import validate_name
 from workers.settings import Settings
@@ -95,6 +97,15 @@ def build_message(
     return kwargs, publish
 
 
+def _redis_of(app: Celery) -> redis.Redis:
+    """One client per app for the budget check (the broker's Redis)."""
+    client = getattr(app, "_infra_mind_redis", None)
+    if client is None:
+        client = redis.Redis.from_url(app.conf.broker_url)
+        app._infra_mind_redis = client  # type: ignore[attr-defined]
+    return client
+
+
 def submit(
     agent_type: str, prompt: str, *, app: Celery | None = None, **options: Any
 ) -> TaskHandle:
@@ -102,7 +113,8 @@ def submit(
 
     Options: ``tenant``, ``strategy``, ``affinity_key``, ``temperature``, ``max_tokens``,
     ``priority`` (0-9), ``params``. Raises ``InvalidInput`` (nothing published) for an
-    unknown agent type, an empty, non-string or oversized prompt, or a bad option.
+    unknown agent type, an empty, non-string or oversized prompt, or a bad option, and
+    ``BudgetExceeded`` when a hard budget of the agent type or tenant is used up.
     """
     if app is None:
         from workers.app import app as default_app
@@ -112,5 +124,8 @@ def submit(
 
     settings: Settings = app.conf.infra_mind_settings
     kwargs, publish = build_message(settings, agent_type, prompt, **options)
+    tenant = kwargs["options"]["tenant"] or ""
+    if has_hard_budget(settings, kwargs["agent_type"], tenant):
+        check_budget(_redis_of(app), settings, kwargs["agent_type"], tenant)
     result = app.send_task(AGENT_TASK, kwargs=kwargs, **publish)
     return TaskHandle(id=result.id, agent_type=str(agent_type), result=result)

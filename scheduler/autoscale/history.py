@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import redis
@@ -21,6 +21,7 @@ from pymongo.errors import PyMongoError
 from scheduler.autoscale.decision import Decision, Direction
 from workers import keys
 from workers.keys import pool_id
+from workers.stores.indexes import ensure_indexes as ensure_collection_indexes
 
 log = logging.getLogger(__name__)
 
@@ -65,14 +66,8 @@ def document(decision: Decision) -> dict[str, Any]:
 
 
 def ensure_indexes(mongo_db: Database[Any]) -> None:
-    """Indexes for reading one pool newest first, and expiry after ``ARCHIVE_DAYS``."""
-    coll = mongo_db[COLLECTION]
-    coll.create_index([("agent_type", 1), ("pool", 1), ("at", DESCENDING)], name="pool_at")
-    coll.create_index(
-        "at_time",
-        name="expire",
-        expireAfterSeconds=int(timedelta(days=ARCHIVE_DAYS).total_seconds()),
-    )
+    """Indexes for reading one pool newest first, and expiry (``workers.stores.indexes``)."""
+    ensure_collection_indexes(mongo_db, only=COLLECTION)
 
 
 def archive(mongo_db: Database[Any], decisions: list[Decision]) -> None:

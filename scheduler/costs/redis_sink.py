@@ -26,7 +26,7 @@ from scheduler.costs.rollup import (
     label,
     nonzero,
 )
-from workers.stores.redis_keys import rollup_hash, rollup_seen
+from workers.keys import rollup_field, rollup_hash, rollup_seen
 
 _SCRIPT = Path(__file__).with_name("apply_rollup.lua").read_text("utf-8")
 
@@ -58,9 +58,8 @@ def _script_args(ids: Sequence[str], rows: Mapping[Row, list[int]]) -> tuple[lis
         name = rollup_hash(period, lab, dim)
         ttls[name] = BUCKET_TTL_S[period]
         fields = per_hash.setdefault(name, [])
-        safe_key = key.replace("|", "_")
         for metric, value in nonzero(vec):
-            fields.extend((f"{safe_key}|{metric}", value))
+            fields.extend((rollup_field(key, metric), value))
     keys: list[str] = []
     args: list[Any] = [SEEN_TTL_S, len(ids), *ids]
     for name, fields in per_hash.items():

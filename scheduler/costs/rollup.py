@@ -97,16 +97,18 @@ def _savings_pico(ev: TaskEvent, overrides: Mapping[str, ModelPrice] | None) -> 
 def to_record(ev: TaskEvent, overrides: Mapping[str, ModelPrice] | None = None) -> dict[str, Any]:
     """The flat record of one event: what is archived and what every metric is computed from.
 
-    Raises ``InvalidInput`` when a money field is not a decimal number.
+    Raises ``InvalidInput`` when a money field is not a decimal number >= 0.
     """
     try:
         llm = usd_to_pico(ev.llm_cost_usd) if ev.priced else 0
         compute = usd_to_pico(ev.compute_cost_usd)
-    except ArithmeticError:
+    except InvalidInput:
+        llm = compute = -1
+    if llm < 0 or compute < 0:
         raise InvalidInput(
-            f"task {ev.task_id}: cost is not a decimal number "
+            f"task {ev.task_id}: cost is not a decimal number >= 0 "
             f"(llm={ev.llm_cost_usd!r}, compute={ev.compute_cost_usd!r})"
-        ) from None
+        )
     return {
         "_id": ev.task_id,
         "agent_type": ev.agent_type,

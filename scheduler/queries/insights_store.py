@@ -13,31 +13,21 @@ import json
 from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING, IndexModel
+from pymongo import ASCENDING
 from pymongo.database import Database
 
 from scheduler.queries.analysis import Report
+from workers.stores.indexes import ensure_indexes as ensure_collection_indexes
 from workers.stores.mongo import Upsert, upsert_each, with_retry
 
 COLLECTION = "query_insights"
 #: Insights not refreshed for a quarter (the shape stopped appearing) are dropped by TTL.
 RETENTION_S = 90 * 24 * 3600
 
-#: Every index of the collection and the one query it serves.
-INDEXES = [
-    # top_insights(): find({"kind": k}).sort("rank", 1).limit(n) — worst shapes or best
-    # suggestions across all namespaces (dashboard, `queries` CLI).
-    IndexModel([("kind", ASCENDING), ("rank", ASCENDING)], name="kind_rank"),
-    # namespace_insights(): find({"kind": k, "ns": ns}).sort("rank", 1) — one collection's
-    # shapes or suggestions, worst first.
-    IndexModel([("kind", ASCENDING), ("ns", ASCENDING), ("rank", ASCENDING)], name="kind_ns_rank"),
-    # The TTL monitor's range delete on updated_at.
-    IndexModel([("updated_at", ASCENDING)], name="updated_at_ttl", expireAfterSeconds=RETENTION_S),
-]
-
 
 def ensure_indexes(db: Database[Any]) -> None:
-    db[COLLECTION].create_indexes(INDEXES)
+    """The collection's indexes, declared with the query each serves in ``workers.stores``."""
+    ensure_collection_indexes(db, only=COLLECTION)
 
 
 def _shape_doc(row: dict[str, Any], rank: int, now: datetime) -> dict[str, Any]:

@@ -133,6 +133,7 @@ def default_handler(ctx: AgentContext, request: AgentRequest) -> AgentResult:
         input_tokens=completion.prompt_tokens,
         output_tokens=completion.completion_tokens,
         cached_tokens=completion.cached_tokens,
+        overrides=ctx.settings.price_overrides,
     )
     if cacheable and ctx.cache is not None:
         ctx.cache.store(

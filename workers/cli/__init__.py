@@ -34,13 +34,24 @@ GROUPS: list[tuple[str, str]] = [
     ("scale", "scheduler.autoscale.cli:app"),
     ("queries", "scheduler.queries.cli:app"),
 ]
+#: (command, "module:function") of single commands that live in the scheduler.
+COMMANDS: list[tuple[str, str]] = [
+    ("costs", "scheduler.costs.cli:costs"),
+    ("budgets", "scheduler.costs.cli:budgets"),
+    ("resources", "scheduler.resources.cli:resources"),
+]
+
+
+def _load(target: str) -> object:
+    module, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module), attr)
 
 
 def _mount() -> None:
     for name, target in GROUPS:
-        module, _, attr = target.partition(":")
-        sub = getattr(importlib.import_module(module), attr)
-        app.add_typer(sub, name=name)
+        app.add_typer(_load(target), name=name)  # type: ignore[arg-type]
+    for name, target in COMMANDS:
+        app.command(name)(_load(target))  # type: ignore[arg-type]
 
 
 def main() -> None:

@@ -79,18 +79,18 @@ INDEXES: dict[str, list[IndexSpec]] = {
                   "history of one instance/pool/host: find({kind, name, ts: range})"),
     ],
     SCALING_DECISIONS: [
-        IndexSpec([("ts", ASCENDING)], "ttl_ts", "retention of scaling history",
+        IndexSpec([("at_time", ASCENDING)], "ttl_at_time", "retention of scaling history",
                   ttl_days_field="scaling_decisions_days"),
-        IndexSpec([("agent_type", ASCENDING), ("pool", ASCENDING), ("ts", DESCENDING)],
-                  "pool_ts", "a pool's recent decisions: find({agent_type, pool}).sort(ts, -1)"),
+        IndexSpec([("agent_type", ASCENDING), ("pool", ASCENDING), ("at", DESCENDING)],
+                  "pool_at", "a pool's recent decisions: find({agent_type, pool}).sort(at, -1)"),
     ],
     QUERY_INSIGHTS: [
-        IndexSpec([("last_seen", ASCENDING)], "ttl_last_seen",
-                  "retention of slow-query shapes", ttl_days_field="query_insights_days"),
-        IndexSpec([("namespace", ASCENDING), ("shape", ASCENDING)], "namespace_shape",
-                  "upsert of one query shape: update_one({namespace, shape}, ...)"),
-        IndexSpec([("total_ms", DESCENDING)], "total_ms",
-                  "worst shapes first: find().sort(total_ms, -1).limit(n)"),
+        IndexSpec([("updated_at", ASCENDING)], "ttl_updated_at",
+                  "retention of slow-query insights", ttl_days_field="query_insights_days"),
+        IndexSpec([("kind", ASCENDING), ("rank", ASCENDING)], "kind_rank",
+                  "worst shapes or best suggestions: find({kind}).sort(rank, 1).limit(n)"),
+        IndexSpec([("kind", ASCENDING), ("ns", ASCENDING), ("rank", ASCENDING)], "kind_ns_rank",
+                  "one collection's shapes or suggestions: find({kind, ns}).sort(rank, 1)"),
     ],
     PROMPT_VERSIONS: [
         IndexSpec([("agent_type", ASCENDING), ("created_at", DESCENDING)], "agent_created",
@@ -106,11 +106,16 @@ def _options(spec: IndexSpec, retention: Retention) -> dict[str, object]:
     return opts
 
 
-def ensure_indexes(db: Database, retention: Retention | None = None) -> list[str]:
-    """Create every index of every collection we own; returns ``collection.index`` names."""
+def ensure_indexes(
+    db: Database, retention: Retention | None = None, only: str | None = None
+) -> list[str]:
+    """Create every index of every collection we own (or of collection ``only``); returns
+    ``collection.index`` names."""
     retention = retention or Retention()
     made: list[str] = []
     for collection, specs in INDEXES.items():
+        if only is not None and collection != only:
+            continue
         for spec in specs:
             opts = _options(spec, retention)
             try:

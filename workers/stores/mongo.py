@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import redis
 from pymongo import MongoClient, UpdateOne
 from pymongo.collection import Collection
 from pymongo.database import Database
@@ -85,9 +86,27 @@ def mongo_client(url: str, pool: MongoPool | None = None, **options: Any) -> Mon
 
 
 @functools.cache
-def _shared_client(url: str) -> MongoClient:
-    """One client per URL and process (MongoClient is thread-safe; create it after a fork)."""
-    return mongo_client(url)
+def _shared_client(url: str, redis_url: str | None) -> MongoClient:
+    """One client per URL and process (MongoClient is thread-safe; create it after a fork).
+
+    Our own commands feed the slow-query analysis like any application's: the listener
+    pushes samples to Redis off the calling thread.
+    """
+    listeners = []
+    if redis_url:
+        from workers.querylistener import QueryListener
+
+        listeners.append(QueryListener(redis.Redis.from_url(redis_url), app_name="infra-mind"))
+    return mongo_client(url, event_listeners=listeners)
+
+
+@functools.cache
+def _indexes_once(client: MongoClient, db_name: str, retention: Retention) -> None:
+    """Create the archive's indexes once per process, on first use."""
+    try:
+        ensure_indexes(client[db_name], retention)
+    except PyMongoError as exc:  # the next process start tries again
+        log.warning("could not create MongoDB indexes: %s", exc)
 
 
 @functools.cache
@@ -100,7 +119,15 @@ def mongo_database(settings: Settings) -> Database | None:
     if not settings.mongo_url:
         _announce_redis_only()
         return None
-    return _shared_client(settings.mongo_url)[settings.mongo_db]
+    from workers.connection import resolve_redis_url
+
+    client = _shared_client(settings.mongo_url, resolve_redis_url(settings))
+    retention = Retention(
+        task_records_days=settings.task_records_retention_days,
+        resource_snapshots_days=settings.resource_snapshots_retention_days,
+    )
+    _indexes_once(client, settings.mongo_db, retention)
+    return client[settings.mongo_db]
 
 
 def _transient(exc: BaseException) -> bool:
@@ -119,7 +146,7 @@ def with_retry(call: Callable[[], T], what: str, attempts: int = RETRY_ATTEMPTS)
     retrying = Retrying(
         retry=retry_if_exception(_transient),
         stop=stop_after_attempt(attempts),
-        wait=wait_exponential(min=RETRY_WAIT_MIN_S, max=RETRY_WAIT_MAX_S),
+        wait=wait_exponential(multiplier=RETRY_WAIT_MIN_S, max=RETRY_WAIT_MAX_S),
         reraise=False,
     )
     try:
