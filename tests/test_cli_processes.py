@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from decimal import Decimal
 from pathlib import Path
 
 import psutil
@@ -18,12 +19,15 @@ from workers import inspect
 
 pytestmark = pytest.mark.slow
 CLI = str(Path(sys.executable).parent / "infra-mind")
+#: Rollup period of the systems these tests start.
+ROLLUP_S = 2
 
 
 def _env() -> dict[str, str]:
     env = clean_env()
     env.update(TEST_ENV)
     env["INFRA_MIND_AGENTS_FILE"] = str(FAST_AGENTS)
+    env["INFRA_MIND_ROLLUP_INTERVAL_S"] = str(ROLLUP_S)
     return env
 
 
@@ -49,6 +53,32 @@ def _descendants(pid: int) -> list[psutil.Process]:
         return psutil.Process(pid).children(recursive=True)
     except psutil.NoSuchProcess:
         return []
+
+
+def _demo_then_costs(folder: Path) -> None:
+    """`demo` uses the running system; the beat's rollup prices it within two periods."""
+    demo = subprocess.run(
+        [CLI, "demo", "--tasks", "30", "--json"],
+        cwd=folder, env=_env(), capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert demo.returncode == 0, demo.stderr[-2000:]
+    assert "using the running system" in demo.stderr
+    assert json.loads(demo.stdout.splitlines()[-1])["completed"] == 30
+    deadline = time.monotonic() + 2 * ROLLUP_S + 10
+    while True:
+        costs = subprocess.run(
+            [CLI, "costs", "--json"], cwd=folder, env=_env(), capture_output=True, text=True
+        )
+        assert costs.returncode == 0, costs.stderr
+        lines = {line["key"]: line for line in json.loads(costs.stdout)["lines"]}
+        if sum(line["requests"] for line in lines.values()) >= 30:
+            break
+        assert time.monotonic() < deadline, f"costs not rolled up: {costs.stdout}"
+        time.sleep(0.5)
+    assert set(lines) == {"cto", "research", "compliance"}
+    for line in lines.values():
+        assert line["requests"] == 10 and line["unpriced"] == 0
+        assert Decimal(line["llm_usd"]) > 0 and Decimal(line["total_usd"]) > 0
 
 
 def test_up_then_sigint_leaves_no_child_process(tmp_path: Path) -> None:
@@ -77,6 +107,8 @@ def test_up_then_sigint_leaves_no_child_process(tmp_path: Path) -> None:
         kinds = " ".join(" ".join(c.cmdline()) for c in children)
         assert "redis-server" in kinds and "beat" in kinds and "maintenance.1@" in kinds
         assert len(children) >= 6  # redis, 3 instances, maintenance, beat
+        _demo_then_costs(tmp_path)
+        children = _descendants(proc.pid)  # the autoscaler may have added instances
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=60)
     finally:

@@ -118,7 +118,7 @@ def _round(value: float | None) -> float | None:
 
 
 def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
-    return {k: str(v) if isinstance(v, Decimal) else v for k, v in data.items()}
+    return {k: format(v, "f") if isinstance(v, Decimal) else v for k, v in data.items()}
 
 
 def recommendations(
