@@ -14,12 +14,12 @@ import redis
 from scheduler.autoscale import history
 from scheduler.autoscale.actuators.local import LocalActuator
 from scheduler.autoscale.job import run_job
-from scheduler.autoscale.lock import RedisLock
 from scheduler.autoscale.policy import boot_time, set_override
 from workers import keys
 from workers.budget_guard import month_of
 from workers.errors import BackendUnavailable, ConfigError
 from workers.keys import budget_spent
+from workers.lock import RedisLock
 from workers.pricing import usd_to_pico
 from workers.settings import Settings, load_settings
 

@@ -20,13 +20,13 @@ from pymongo.database import Database
 from scheduler.autoscale import history
 from scheduler.autoscale.actuators.base import Actuator
 from scheduler.autoscale.decision import Decision, Direction, decide
-from scheduler.autoscale.lock import RedisLock
 from scheduler.autoscale.policy import effective_policy, record_boot_time
 from scheduler.autoscale.signals import PoolSignals, read_signals
 from workers import keys
 from workers.budget_guard import hard_budget_block
 from workers.errors import InfraMindError
 from workers.keys import pool_id
+from workers.lock import RedisLock
 from workers.settings import Settings
 
 log = logging.getLogger(__name__)

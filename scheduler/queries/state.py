@@ -8,35 +8,28 @@ again) and two overlapping runs can never both count the same entries.
 from __future__ import annotations
 
 import json
-import secrets
 from datetime import UTC, datetime
-from importlib import resources
 from typing import Any
 
 import redis
-from redis.commands.core import Script
 
 from scheduler.queries.stats import ShapeStats, StatsTable
 from workers.keys import QUERY_JOB_LOCK, QUERY_OFFSETS, QUERY_SHAPE_STATS
-
-#: Loaded once; bound to a client at each call (EVALSHA, loaded on first use per server).
-_RELEASE = Script(
-    None, resources.files("scheduler.queries").joinpath("release_lock.lua").read_bytes()
-)  # type: ignore[arg-type]
+from workers.lock import RedisLock
 
 
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def acquire_lock(client: redis.Redis, ttl_s: float) -> str | None:
-    """A token if this run now holds the job lock, else None (another run is in progress)."""
-    token = secrets.token_hex(8)
-    return token if client.set(QUERY_JOB_LOCK, token, nx=True, px=int(ttl_s * 1000)) else None
+def acquire_lock(client: redis.Redis, ttl_s: float) -> RedisLock | None:
+    """The held job lock, or None when another run is in progress."""
+    lock = RedisLock(client, QUERY_JOB_LOCK, int(ttl_s * 1000))
+    return lock if lock.acquire() else None
 
 
-def release_lock(client: redis.Redis, token: str) -> None:
-    _RELEASE(keys=[QUERY_JOB_LOCK], args=[token], client=client)
+def release_lock(client: redis.Redis, lock: RedisLock) -> None:
+    lock.release()
 
 
 def load_offsets(client: redis.Redis) -> dict[str, dict[str, Any]]:

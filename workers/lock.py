@@ -1,4 +1,4 @@
-"""A Redis lock so that concurrent autoscale runs produce one decision per interval.
+"""A Redis lock so that a periodic job runs once at a time (two beats, two maintenance workers).
 
 SET NX PX with a random token takes it; the TTL frees it if the holder dies; release runs a
 Lua compare-and-delete so only the holder can release. Not a fencing lock: the TTL must be
@@ -14,7 +14,7 @@ from types import TracebackType
 import redis
 
 #: Source of the compare-and-delete script, read once at import.
-RELEASE_LUA = resources.files("scheduler.autoscale").joinpath("release.lua").read_text("utf-8")
+RELEASE_LUA = resources.files("workers").joinpath("release_lock.lua").read_text("utf-8")
 
 
 class RedisLock:
