@@ -35,5 +35,8 @@ JOBS: dict[str, Job] = {
         Job("analyze_slow_queries", "scheduler.queries.job:run_job", "slow_query_interval_s"),
         Job("rollup_costs", "scheduler.costs.job:run_job", "rollup_interval_s"),
         Job("snapshot_resources", "scheduler.resources.job:run_job", "snapshot_interval_s"),
+        Job(
+            "promote_cache_tiers", "scheduler.cache_promotion:run_job", "cache_promotion_interval_s"
+        ),
     )
 }

@@ -69,9 +69,10 @@ def test_sixty_tasks_across_three_types_complete_with_one_event_each(
         assert result["prompt_tokens"] > 0 and result["completion_tokens"] > 0
         assert result["instance"].startswith(f"{handle.agent_type}.default.1@")
         assert result["llm_cost_usd"] is not None
-    # A deterministic provider: the same prompt gives the same text on any instance.
+    # The same prompt again is answered from the response cache, at no LLM cost.
     again = submit("cto", "task number 0", app=app).get(timeout=30)
     assert again["text"] == results[handles[0].id]["text"]
+    assert again["cache_hit"] is True and again["price_source"] == "cache"
     entries = db.xrange(keys.EVENTS_STREAM, f"({start_id}", "+")
     events = [TaskEvent.from_fields(fields) for _, fields in entries]
     by_task = {}

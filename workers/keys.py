@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from workers.errors import InvalidInput
 from workers.names import validate_name
 
 PREFIX = "im"
@@ -152,3 +153,71 @@ def resource_history(kind: str, name: str) -> str:
 def resource_provisioned(hour: str) -> str:
     """Hash: pool id -> provisioned instance-ms / slot-ms (``<pool>|instance_ms``) in ``hour``."""
     return f"{PREFIX}:res:prov:{hour}"
+
+
+# -- tiered cache -----------------------------------------------------------------------
+CACHE_PREFIX = f"{PREFIX}:cache"
+
+#: Hash: cache key -> "<count>:<epoch>", a read counter halved once per decay period.
+CACHE_FREQ = f"{CACHE_PREFIX}:freq"
+#: Set: the hot keys every worker keeps pinned in its in-process tier.
+CACHE_HOT_SET = f"{CACHE_PREFIX}:hot"
+#: Sorted set: cache_cold key -> time it was demoted (epoch seconds); the job evicts past the TTL.
+CACHE_COLD_INDEX = f"{CACHE_PREFIX}:cache_cold"
+#: Pub/sub channel: invalidations on write and hot-set changes (msgpack messages).
+CACHE_EVENTS_CHANNEL = f"{CACHE_PREFIX}:events"
+#: Stream of access batches, replayed by the promotion job through the capacity policy.
+CACHE_ACCESS_LOG = f"{CACHE_PREFIX}:access"
+#: The capacity policy's state (msgpack), rewritten by each promotion run.
+CACHE_POLICY_STATE = f"{CACHE_PREFIX}:policy"
+#: Hash: promotion bookkeeping (last replayed stream id, hot-set version, last run).
+CACHE_META = f"{CACHE_PREFIX}:meta"
+#: Hash: counters (hits, misses, promotions, ...) summed over every process.
+CACHE_METRICS = f"{CACHE_PREFIX}:metrics"
+#: List: the most recent loader durations in milliseconds, newest first.
+CACHE_LOAD_TIMES = f"{CACHE_PREFIX}:load_ms"
+#: Lock that keeps two promotion runs from interleaving.
+CACHE_PROMOTION_LOCK = f"{CACHE_PREFIX}:promotion:lock"
+
+#: Longest cache key: keys land inside Redis keys and pub/sub messages.
+MAX_CACHE_KEY_LENGTH = 250
+
+
+def validate_cache_key(key: object) -> str:
+    """Return ``key`` if it is a usable cache key, else raise ``InvalidInput``.
+
+    Keys are 1-250 printable ASCII characters without spaces, so they can be logged, sent in
+    a message and embedded in a Redis key without escaping.
+    """
+    if (
+        not isinstance(key, str)
+        or not 0 < len(key) <= MAX_CACHE_KEY_LENGTH
+        or not key.isascii()
+        or not key.isprintable()
+        or " " in key
+    ):
+        raise InvalidInput(
+            f"invalid cache key {key!r}: use 1-{MAX_CACHE_KEY_LENGTH} printable ASCII characters "
+            "without spaces"
+        )
+    return key
+
+
+def cache_warm(key: str) -> str:
+    """Serialized value in the cache_warm tier (normal TTL)."""
+    return f"{CACHE_PREFIX}:w:{key}"
+
+
+def cache_cold(key: str) -> str:
+    """Compressed value in the cache_cold tier (short TTL)."""
+    return f"{CACHE_PREFIX}:c:{key}"
+
+
+def cache_load_lock(key: str) -> str:
+    """Short lock held by the one process that runs the loader for ``key``."""
+    return f"{CACHE_PREFIX}:lock:{key}"
+
+
+def cache_related(key: str) -> str:
+    """Set of keys declared cache_related to ``key`` (prefetched when ``key`` is read)."""
+    return f"{CACHE_PREFIX}:rel:{key}"

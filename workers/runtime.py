@@ -17,6 +17,7 @@ from workers import budget_guard, events, keys
 from workers.agents import default_handler  # noqa: F401  (registers "default")
 from workers.agents.handler import AgentContext, AgentRequest, AgentResult
 from workers.agents.registry import resolve_handler
+from workers.cache import ResponseCache, TieredCache
 from workers.connection import resolve_redis_url
 from workers.heartbeat import InstanceStats
 from workers.pricing import compute_cost
@@ -39,6 +40,7 @@ class WorkerRuntime:
         self.redis = client or redis.Redis.from_url(url or "", decode_responses=True)
         self.stats = InstanceStats()
         self._providers: dict[str, Provider] = {}
+        self._cache: TieredCache | None = None
         self._contexts: dict[tuple[str, str], AgentContext] = {}
         self._lock = threading.Lock()
 
@@ -57,6 +59,8 @@ class WorkerRuntime:
                 if provider is None:
                     provider = make_provider(agent.provider, self.settings)
                     self._providers[agent.provider] = provider
+                if self._cache is None:
+                    self._cache = TieredCache(self.redis, self.settings.cache)
                 ctx = AgentContext(
                     settings=self.settings,
                     agent=agent,
@@ -64,9 +68,16 @@ class WorkerRuntime:
                     instance=self.instance,
                     redis=self.redis,
                     provider=provider,
+                    cache=ResponseCache(self._cache),
                 )
                 self._contexts[(agent_type, pool)] = ctx
             return ctx
+
+    def close(self) -> None:
+        """Flush the cache's access statistics and stop its background threads."""
+        if self._cache is not None:
+            self._cache.close()
+            self._cache = None
 
     def run_agent(
         self,
@@ -186,9 +197,9 @@ _current: WorkerRuntime | None = None
 _current_lock = threading.Lock()
 
 
-def install(runtime: WorkerRuntime) -> None:
-    global _current
-    _current = runtime
+def installed() -> WorkerRuntime | None:
+    """This process's runtime if one was created."""
+    return _current
 
 
 def current(settings: Settings, instance: str) -> WorkerRuntime:

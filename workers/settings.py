@@ -25,6 +25,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from workers import defaults
+from workers.cache.config import CacheConfig
 from workers.errors import ConfigError, InvalidInput, UnknownAgent
 from workers.names import validate_name
 from workers.pricing import ModelPrice
@@ -140,7 +141,9 @@ class TenantBudget(BaseModel):
 class Settings(BaseSettings):
     """Process-wide settings; build with :func:`load_settings`."""
 
-    model_config = SettingsConfigDict(env_prefix="INFRA_MIND_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="INFRA_MIND_", env_nested_delimiter="__", extra="ignore"
+    )
 
     redis_url: str | None = Field(
         None,
@@ -198,6 +201,10 @@ class Settings(BaseSettings):
     )
     slow_query_explain: bool = Field(True, description="confirm plans with explain")
     slow_query_max_shapes: int = Field(5000, ge=1, description="shapes kept between runs")
+    cache: CacheConfig = Field(
+        default_factory=CacheConfig,
+        description="tiered cache; env INFRA_MIND_CACHE__<FIELD>, e.g. ..._CACHE__L1_CAPACITY",
+    )
     price_overrides: dict[str, ModelPrice] = Field(
         default_factory=dict, description="USD per million tokens by model; wins over genai-prices"
     )

@@ -88,3 +88,5 @@ def _announce_draining(**_: Any) -> None:
 def _stop_heartbeat(**_: Any) -> None:
     if _heartbeat is not None:
         _heartbeat.stop(remove=True)
+    if runtime.installed() is not None:
+        runtime.installed().close()  # type: ignore[union-attr]

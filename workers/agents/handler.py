@@ -14,6 +14,7 @@ from typing import Any, Protocol
 import redis
 
 from workers.agents.registry import agent_handler
+from workers.cache.responses import response_key
 from workers.pricing import price_llm
 from workers.providers import CompletionRequest, Provider
 from workers.settings import AgentType, Settings
@@ -81,26 +82,18 @@ class AgentContext:
     prompts: PromptSource | None = None
 
 
-def response_key(
-    model: str, system_prompt: str, prompt: str, temperature: float, max_tokens: int
-) -> str:
-    """Exact-match key of a provider response: same model, prompts and parameters."""
-    import hashlib
-
-    digest = hashlib.sha256(
-        "\0".join([model, system_prompt, prompt, repr(temperature), str(max_tokens)]).encode()
-    ).hexdigest()
-    return f"resp:{model}:{digest}"
-
-
 @agent_handler("default")
 def default_handler(ctx: AgentContext, request: AgentRequest) -> AgentResult:
     agent = ctx.agent
     system_prompt = ctx.prompts.template(agent) if ctx.prompts else agent.system_prompt
     temperature = agent.temperature if request.temperature is None else request.temperature
     max_tokens = request.max_tokens or agent.max_tokens
-    key = response_key(agent.model, system_prompt, request.prompt, temperature, max_tokens)
-    cacheable = ctx.cache is not None and agent.cache_responses and temperature == 0
+    key = response_key(
+        agent.model,
+        request.prompt,
+        {"system": system_prompt, "temperature": temperature, "max_tokens": max_tokens},
+    )
+    cacheable = ctx.cache is not None and agent.cache_responses
     if cacheable and ctx.cache is not None:
         cached = ctx.cache.lookup(key)
         if cached is not None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterator
 from typing import Any
 
 from workers.errors import InvalidInput
@@ -50,6 +50,9 @@ class LruPolicy:
 
     def __contains__(self, key: object) -> bool:
         return key in self._keys
+
+    def __iter__(self) -> Iterator[Hashable]:
+        return iter(list(self._keys))
 
     def __len__(self) -> int:
         return len(self._keys)

@@ -7,7 +7,7 @@ simulator replays traces through the very same objects.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
 from typing import Any, Protocol
 
 from workers.errors import UnknownName
@@ -41,6 +41,10 @@ class EvictionPolicy(Protocol):
     def __contains__(self, key: object) -> bool: ...
 
     def __len__(self) -> int: ...
+
+    def __iter__(self) -> Iterator[Hashable]:
+        """The resident keys (a snapshot)."""
+        ...
 
     def to_state(self) -> dict[str, Any]:
         """Plain data (lists, dicts, numbers) that ``from_state`` rebuilds the policy from."""

@@ -3,19 +3,21 @@
 The design follows Caffeine (Einziger, Friedman, Manes: "TinyLFU: A Highly Efficient Cache
 Admission Policy"; "Adaptive Software Cache Management"): new keys enter a small LRU window;
 the window's victim competes with the main region's victim and wins only when it was seen
-more often. A hill climber moves capacity between window and main so recency-heavy workloads
-(where frequency-first admission loses to LRU) get a large window and frequency-heavy ones a
-small one. Frequencies are exact counts capped at 15 and halved every ``SAMPLE_FACTOR ×
-capacity`` increments, so old popularity fades and the table stays bounded.
+more often. A tuner (``window_tuner``) moves capacity between window and main so
+recency-heavy workloads (where frequency-first admission loses to LRU) get a large window and
+frequency-heavy ones a small one. Frequencies are exact counts capped at 15 and halved every
+``SAMPLE_FACTOR × capacity`` increments, so old popularity fades and the table stays bounded.
 """
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterator
 from typing import Any
 
+from workers.cache.window_tuner import WindowTuner
 from workers.errors import InvalidInput
 
 #: Window share at start: Caffeine's default, right for frequency-skewed traffic.
@@ -26,18 +28,8 @@ PROTECTED_SHARE = 0.8
 MAX_FREQUENCY = 15
 #: Counts are halved after this many increments per cache entry (TinyLFU's reset period).
 SAMPLE_FACTOR = 10
-#: The hill climber judges a window size after this many requests per cache entry: shorter
-#: than Caffeine's 10 so that mid-sized caches adapt within one short trace (sprite, gli).
-CLIMB_SAMPLE_FACTOR = 3
-#: Smallest climber sample, so tiny caches do not react to noise.
-CLIMB_SAMPLE_MIN = 2000
-#: First climbing step, as a share of capacity; larger than Caffeine's 6.25 % so a
-#: recency-heavy trace reaches a big window before its phase ends.
-STEP_SHARE = 0.1
-#: A hit-rate change this large restarts climbing with a full step.
-RESTART_THRESHOLD = 0.05
-#: Each step is this much smaller than the last while the hit rate is stable.
-STEP_DECAY = 0.98
+#: Below this capacity the window is not tuned (the shadows would be too small to judge).
+TUNE_MIN_CAPACITY = 4
 #: Candidates at least this frequent are admitted at random 1 time in 128 even when they lose,
 #: so an attacker cannot pin a victim by inflating its count (Caffeine's hash-flooding guard).
 ADMIT_RANDOM_FREQUENCY = 6
@@ -47,7 +39,9 @@ ADMIT_RANDOM_MASK = 127
 class WTinyLfuPolicy:
     """Adaptive W-TinyLFU over plain dictionaries; see the module docstring."""
 
-    def __init__(self, capacity: int, *, seed: int = 0) -> None:
+    def __init__(
+        self, capacity: int, *, window: int | None = None, adaptive: bool = True, seed: int = 0
+    ) -> None:
         if capacity < 1:
             raise InvalidInput(f"cache capacity must be at least 1, got {capacity}")
         self.capacity = capacity
@@ -56,44 +50,43 @@ class WTinyLfuPolicy:
         self.protected: OrderedDict[Hashable, None] = OrderedDict()
         self.freq: dict[Hashable, int] = {}
         self.window_max = self.main_max = self.protected_max = 0
-        self._resize(max(1, round(capacity * WINDOW_START)))
+        self._resize(window if window is not None else max(1, round(capacity * WINDOW_START)))
         self.additions = 0
         self.reset_at = SAMPLE_FACTOR * capacity
-        self.sample_size = max(CLIMB_SAMPLE_MIN, CLIMB_SAMPLE_FACTOR * capacity)
-        self.sample_hits = 0
-        self.sample_misses = 0
-        self.prev_hit_rate = 0.0
-        self.step = STEP_SHARE * capacity
         self.rejected = 0
         self._random = random.Random(seed)
+        self.tuner: WindowTuner | None = None
+        if adaptive and capacity >= TUNE_MIN_CAPACITY:
+            self.tuner = WindowTuner(capacity, self.window_max, _shadow)
 
     # -- reads ---------------------------------------------------------------------------
 
     def access(self, key: Hashable) -> bool:
         self._increment(key)
-        if self._on_hit(key):
-            self.sample_hits += 1
-            hit = True
-        else:
-            self.sample_misses += 1
+        hit = self._on_hit(key)
+        if not hit:
             self._insert(key)
-            hit = False
-        if self.sample_hits + self.sample_misses >= self.sample_size:
-            self._climb()
+        if self.tuner is not None:
+            self._tune(key)
         return hit
 
     def touch(self, key: Hashable) -> None:
         self._increment(key)
-        if self._on_hit(key):
-            self.sample_hits += 1
-            if self.sample_hits + self.sample_misses >= self.sample_size:
-                self._climb()
+        self._on_hit(key)
+        if self.tuner is not None:
+            self._tune(key)
 
     def record_miss(self, key: Hashable) -> None:
         self._increment(key)
-        self.sample_misses += 1
-        if self.sample_hits + self.sample_misses >= self.sample_size:
-            self._climb()
+        if self.tuner is not None:
+            self._tune(key)
+
+    def set_window(self, window_max: int) -> None:
+        """Move the boundary between window and main (the tuner's decision)."""
+        if window_max > self.window_max:
+            self._grow_window(window_max - self.window_max)
+        elif window_max < self.window_max:
+            self._shrink_window(self.window_max - window_max)
 
     def frequency(self, key: Hashable) -> int:
         return self.freq.get(key, 0)
@@ -113,6 +106,9 @@ class WTinyLfuPolicy:
 
     def __contains__(self, key: object) -> bool:
         return key in self.window or key in self.probation or key in self.protected
+
+    def __iter__(self) -> Iterator[Hashable]:
+        return itertools.chain(list(self.window), list(self.probation), list(self.protected))
 
     def __len__(self) -> int:
         return len(self.window) + len(self.probation) + len(self.protected)
@@ -191,23 +187,10 @@ class WTinyLfuPolicy:
             return False
         return (self._random.getrandbits(32) & ADMIT_RANDOM_MASK) == 0
 
-    def _climb(self) -> None:
-        """One hill-climbing step: keep moving the window size while the hit rate improves."""
-        total = self.sample_hits + self.sample_misses
-        hit_rate = self.sample_hits / total
-        change = hit_rate - self.prev_hit_rate
-        amount = self.step if change >= 0 else -self.step
-        if abs(change) >= RESTART_THRESHOLD:
-            self.step = STEP_SHARE * self.capacity * (1 if amount >= 0 else -1)
-        else:
-            self.step = STEP_DECAY * amount
-        self.prev_hit_rate = hit_rate
-        self.sample_hits = self.sample_misses = 0
-        quota = int(amount)
-        if quota > 0:
-            self._grow_window(quota)
-        elif quota < 0:
-            self._shrink_window(-quota)
+    def _tune(self, key: Hashable) -> None:
+        window = self.tuner.observe(key)  # type: ignore[union-attr]
+        if window is not None:
+            self.set_window(window)
 
     def _grow_window(self, quota: int) -> None:
         quota = min(quota, self.main_max - 1)
@@ -246,22 +229,23 @@ class WTinyLfuPolicy:
             "freq_counts": list(self.freq.values()),
             "window_max": self.window_max,
             "additions": self.additions,
-            "sample": [self.sample_hits, self.sample_misses],
-            "prev_hit_rate": self.prev_hit_rate,
-            "step": self.step,
+            "tuner": self.tuner.to_state() if self.tuner is not None else None,
         }
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> WTinyLfuPolicy:
-        policy = cls(int(state["capacity"]))
+        tuner = state.get("tuner")
+        policy = cls(int(state["capacity"]), window=int(state["window_max"]), adaptive=bool(tuner))
         policy.window = OrderedDict.fromkeys(state["window"])
         policy.probation = OrderedDict.fromkeys(state["probation"])
         policy.protected = OrderedDict.fromkeys(state["protected"])
         policy.freq = dict(zip(state["freq_keys"], state["freq_counts"], strict=True))
-        policy.window_max = int(state["window_max"])
-        policy._resize(int(state["window_max"]))
         policy.additions = int(state["additions"])
-        policy.sample_hits, policy.sample_misses = (int(n) for n in state["sample"])
-        policy.prev_hit_rate = float(state["prev_hit_rate"])
-        policy.step = float(state["step"])
+        if tuner and policy.tuner is not None:
+            policy.tuner.load_state(tuner, WTinyLfuPolicy.from_state)
         return policy
+
+
+def _shadow(capacity: int, window: int) -> WTinyLfuPolicy:
+    """A fixed-window copy of the policy for the tuner to race."""
+    return WTinyLfuPolicy(capacity, window=window, adaptive=False)

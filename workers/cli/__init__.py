@@ -33,6 +33,7 @@ app.command()(tasks.status)
 GROUPS: list[tuple[str, str]] = [
     ("scale", "scheduler.autoscale.cli:app"),
     ("queries", "scheduler.queries.cli:app"),
+    ("cache", "workers.cache.cli:app"),
 ]
 #: (command, "module:function") of single commands that live in the scheduler.
 COMMANDS: list[tuple[str, str]] = [
