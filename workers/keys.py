@@ -221,3 +221,37 @@ def cache_load_lock(key: str) -> str:
 def cache_related(key: str) -> str:
     """Set of keys declared cache_related to ``key`` (prefetched when ``key`` is read)."""
     return f"{CACHE_PREFIX}:rel:{key}"
+
+
+# -- prompt optimization ----------------------------------------------------------------
+#: Set of agent types that have prompt versions or batch totals.
+PROMPT_AGENTS = f"{PREFIX}:prompts:agents"
+#: Hash describing the last ``optimize_prompts`` run (time and JSON summary).
+PROMPT_BATCH = f"{PREFIX}:prompts:batch"
+#: Lock held while an ``optimize_prompts`` run is in progress.
+PROMPT_BATCH_LOCK = f"{PREFIX}:prompts:batch-lock"
+
+
+def prompt_recent(agent_type: str) -> str:
+    """List of recent prompts of an agent type, newest first (JSON entries, bounded)."""
+    return f"{PREFIX}:prompts:recent:{validate_name('agent type', agent_type)}"
+
+
+def prompt_seq(agent_type: str) -> str:
+    """Counter numbering the prompts recorded for an agent type."""
+    return f"{PREFIX}:prompts:seq:{validate_name('agent type', agent_type)}"
+
+
+def prompt_template(agent_type: str) -> str:
+    """Hash of the newest optimized template version: version, fingerprint, doc (JSON)."""
+    return f"{PREFIX}:prompts:template:{validate_name('agent type', agent_type)}"
+
+
+def prompt_versions(agent_type: str) -> str:
+    """List of template versions, newest first (JSON, bounded)."""
+    return f"{PREFIX}:prompts:versions:{validate_name('agent type', agent_type)}"
+
+
+def prompt_stats(agent_type: str) -> str:
+    """Hash of batch totals of an agent type plus the sample cursor."""
+    return f"{PREFIX}:prompts:stats:{validate_name('agent type', agent_type)}"

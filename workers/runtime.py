@@ -21,6 +21,7 @@ from workers.cache import ResponseCache, TieredCache
 from workers.connection import resolve_redis_url
 from workers.heartbeat import InstanceStats
 from workers.pricing import compute_cost
+from workers.prompts.source import StoredPrompts
 from workers.providers import Provider, make_provider
 from workers.settings import Settings
 from workers.tokens import count_tokens
@@ -69,6 +70,9 @@ class WorkerRuntime:
                     redis=self.redis,
                     provider=provider,
                     cache=ResponseCache(self._cache),
+                    prompts=StoredPrompts(
+                        self.redis, self.settings.max_prompt_bytes, self.settings.prompt_recent_keep
+                    ),
                 )
                 self._contexts[(agent_type, pool)] = ctx
             return ctx

@@ -205,6 +205,10 @@ class Settings(BaseSettings):
         default_factory=CacheConfig,
         description="tiered cache; env INFRA_MIND_CACHE__<FIELD>, e.g. ..._CACHE__L1_CAPACITY",
     )
+    prompt_sample_size: int = Field(50, ge=1, description="recent prompts per batch and type")
+    prompt_recent_keep: int = Field(200, ge=1, description="recent prompts kept per type")
+    prompt_versions_keep: int = Field(20, ge=1, description="template versions kept per type")
+    prompt_language: str = Field("en", description="phrase lists of the prompt optimizer")
     price_overrides: dict[str, ModelPrice] = Field(
         default_factory=dict, description="USD per million tokens by model; wins over genai-prices"
     )

@@ -34,6 +34,7 @@ GROUPS: list[tuple[str, str]] = [
     ("scale", "scheduler.autoscale.cli:app"),
     ("queries", "scheduler.queries.cli:app"),
     ("cache", "workers.cache.cli:app"),
+    ("prompts", "workers.prompts.cli:app"),
 ]
 #: (command, "module:function") of single commands that live in the scheduler.
 COMMANDS: list[tuple[str, str]] = [

@@ -93,8 +93,8 @@ INDEXES: dict[str, list[IndexSpec]] = {
                   "one collection's shapes or suggestions: find({kind, ns}).sort(rank, 1)"),
     ],
     PROMPT_VERSIONS: [
-        IndexSpec([("agent_type", ASCENDING), ("created_at", DESCENDING)], "agent_created",
-                  "an agent's current template: find({agent_type}).sort(created_at, -1)"),
+        IndexSpec([("agent_type", ASCENDING), ("version", DESCENDING)], "agent_version",
+                  "an agent's versions, newest first: find({agent_type}).sort(version, -1)"),
     ],
 }  # fmt: skip
 

@@ -1,0 +1,285 @@
+"""Protected spans inside a line of prose.
+
+Each detector is a regex that starts with a literal or a character class (so the regex
+engine can skip ahead in C) plus a little Python to check word boundaries or widen the hit
+to the whole token. Candidates are merged like one big alternation would: the leftmost
+start wins, then the detector listed first. A ``skip`` candidate (a ``1.`` list number, an
+``Example 2`` header) wins its place but is not protected, so passes may renumber it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from functools import lru_cache
+
+from workers.prompts.trie import words_pattern
+
+Candidate = tuple[int, int, str]
+Detector = Callable[[str, int, int], Iterator[Candidate]]
+
+_MONTH = (
+    "(?:"
+    + words_pattern(
+        "Jan January Feb February Mar March Apr April May Jun June Jul July Aug August Sep Sept "
+        "September Oct October Nov November Dec December".split()
+    )
+    + ")"
+)
+_ZONE = r"(?:UTC|GMT|CET|CEST|EET|EST|EDT|CST|CDT|MST|MDT|PST|PDT|IST|JST|AEST|Z)"
+_NUM = r"[0-9][0-9]*(?:[,_][0-9]{3})*(?:\.[0-9]+)*(?:[eE][+-]?[0-9]+)?(?:/[0-9]+)*"
+
+_SKIP = re.compile(r"\n[ \t]*(?:[0-9]{1,3}[.)](?=[ \t])|Example[ \t]+[0-9]{1,3}\b)")
+_SKIP_AT_START = re.compile(r"[ \t]*(?:[0-9]{1,3}[.)](?=[ \t])|Example[ \t]+[0-9]{1,3}\b)")
+_CODE = re.compile(r"``[^\n]+?``|`[^`\n]+`")
+_OPAQUE = re.compile("[\U000f0000-\U0010fffd]+")
+_PLACEHOLDER = re.compile(
+    r"\$\{[^{}\n]{1,200}\}|\{(?:[^{}\n]|\{(?:[^{}\n]|\{[^{}\n]*\})*\})*\}"
+    r"|<[A-Za-z/!][^<>\n]{0,200}>|\[\[[^\]\n]{1,200}\]\]|%\([A-Za-z_]\w*\)[sdfr]"
+    r"|\$[A-Z_][A-Z0-9_]+\b"
+)
+_URL = re.compile(r"://|www\.")
+_URL_TAIL = re.compile(r"[^\s<>\"'`]*[^\s<>\"'`.,;:!?)\]]")
+_SCHEME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-")
+_AT = re.compile(r"@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+\b")
+_LOCAL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.+-")
+_SLASH = re.compile(r"/|:\\")
+_PATH_SEG = r"[\w@%+~-]+(?:\.[\w@%+~-]+)*"
+_PATH = re.compile(rf"(?:~|\.{{1,2}})?(?:/{_PATH_SEG})+/?|{_PATH_SEG}(?:/{_PATH_SEG})+/?")
+_WINDOWS = re.compile(r"[A-Za-z]:\\[^\s\"'<>]+")
+_PATH_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_@%+~-.")
+_DATE_DIGITS = re.compile(
+    r"[0-9](?:[0-9]{3}-[0-9]{2}-[0-9]{2}(?:[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:[.,][0-9]+)?)?"
+    r"(?:Z|[+-][0-9]{2}:?[0-9]{2})?)?\b"
+    rf"|[0-9]?:[0-9]{{2}}(?::[0-9]{{2}})?(?:[ \t]?[AaPp]\.?[Mm]\b\.?)?(?:[ \t]?{_ZONE}\b)?"
+    rf"|[0-9]?(?:st|nd|rd|th)?[ \t]+{_MONTH}\b(?:,?[ \t]+[0-9]{{4}}\b)?"
+    r"|[0-9]?-[0-9]{1,2}\b(?![-\w]))"
+)
+_DATE_WORDS = re.compile(
+    r"((?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*)"
+    r"(?:\.?[ \t]+[0-9]{1,2}(?:st|nd|rd|th)?\b(?:,?[ \t]+[0-9]{4}\b)?|[ \t]+[0-9]{4}\b)"
+    r"|[QH][1-4][ \t]+[0-9]{4}\b"
+)
+_MONTHS = frozenset(
+    "Jan January Feb February Mar March Apr April May Jun June Jul July Aug August Sep Sept "
+    "September Oct October Nov November Dec December".split()
+)
+_IDENT_START = re.compile(r"[A-Z0-9_][\w]*|\.[A-Za-z0-9]|--?[A-Za-z]|:[\w.*/-]*:")
+_JOINERS = frozenset(".-_:/@")
+_TOKEN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
+_IDENT = re.compile(
+    r"--?[A-Za-z][\w-]*(?:=[^\s,;]+)?"
+    r"|[A-Za-z][\w.-]*(?::[\w.*/-]*){2,}[\w*/]"
+    r"|[A-Za-z_][A-Za-z0-9_]*_[A-Za-z0-9_]*"
+    r"|[a-z]+[A-Z][A-Za-z0-9]*"
+    r"|[A-Z][a-z0-9]+(?:[A-Z][a-z0-9]*)+"
+    r"|[A-Z]{2,}[A-Za-z0-9]*"
+    r"|[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*(?:\.[A-Za-z0-9]+)+(?:-[A-Za-z0-9]+)*"
+    r"|(?=[A-Za-z0-9-]*[0-9])[A-Za-z0-9]+(?:-[A-Za-z0-9]+)+"
+    r"|[A-Za-z]+[0-9][A-Za-z0-9]*"
+)
+_QUOTED = re.compile(
+    r"\"[^\"\n]{1,400}\"|“[^”\n]{1,400}”|‘[^’\n]{1,400}’|«[^»\n]{1,400}»|'[^'\n]{1,200}'(?!\w)"
+)
+_NT = re.compile(r"n['’]t\b")
+
+
+def _is_word(char: str) -> bool:
+    return char.isalnum() or char == "_"
+
+
+def _opaque(text: str, lo: int, hi: int) -> Iterator[Candidate]:
+    if text.isascii():
+        return
+    first = _OPAQUE.search(text, lo, hi)
+    if first is None:
+        return
+    for match in _OPAQUE.finditer(text, first.start(), hi):
+        yield match.start(), match.end(), "opaque"
+
+
+def _plain(pattern: re.Pattern[str], kind: str) -> Detector:
+    def detect(text: str, lo: int, hi: int) -> Iterator[Candidate]:
+        for match in pattern.finditer(text, lo, hi):
+            yield match.start(), match.end(), kind
+
+    return detect
+
+
+def _skip(text: str, lo: int, hi: int) -> Iterator[Candidate]:
+    if lo == 0 or text[lo - 1] == "\n":
+        match = _SKIP_AT_START.match(text, lo, hi)
+        if match:
+            yield match.start(), match.end(), "skip"
+    for match in _SKIP.finditer(text, max(lo - 1, 0), hi):
+        yield match.start() + 1, match.end(), "skip"
+
+
+def _urls(text: str, lo: int, hi: int) -> Iterator[Candidate]:
+    for match in _URL.finditer(text, lo, hi):
+        start = match.start()
+        if match.group() == "://":
+            while start > lo and text[start - 1] in _SCHEME_CHARS:
+                start -= 1
+            if start == match.start() or not text[start].isalpha():
+                continue
+        elif start > lo and _is_word(text[start - 1]):
+            continue
+        tail = _URL_TAIL.match(text, match.end(), hi)
+        if tail:
+            yield start, tail.end(), "url"
+
+
+def _emails(text: str, lo: int, hi: int) -> Iterator[Candidate]:
+    for match in _AT.finditer(text, lo, hi):
+        start = match.start()
+        while start > lo and text[start - 1] in _LOCAL_CHARS:
+            start -= 1
+        if start < match.start():
+            yield start, match.end(), "email"
+
+
+def _paths(text: str, lo: int, hi: int) -> Iterator[Candidate]:
+    for match in _SLASH.finditer(text, lo, hi):
+        start = match.start()
+        if match.group() != "/":
+            start -= 1
+            found = _WINDOWS.match(text, start, hi) if start >= lo else None
+            if found and (start == lo or not _is_word(text[start - 1])):
+                yield start, found.end(), "path"
+            continue
+        while start > lo and (text[start - 1] in _PATH_CHARS):
+            start -= 1
+        if start > lo and text[start - 1] in "/":
+            continue
+        found = _PATH.match(text, start, hi)
+        if found and found.end() > match.start() + 1:
+            yield start, found.end(), "path"
+
+
+def _dates(text: str, lo: int, hi: int) -> Iterator[Candidate]:
+    for match in _DATE_DIGITS.finditer(text, lo, hi):
+        start = match.start()
+        if start == lo or not _is_word(text[start - 1]):
+            yield start, match.end(), "datetime"
+    for match in _DATE_WORDS.finditer(text, lo, hi):
+        start = match.start()
+        month = match.group(1)
+        if (month is None or month in _MONTHS) and (start == lo or not _is_word(text[start - 1])):
+            yield start, match.end(), "datetime"
+
+
+def _identifiers(text: str, lo: int, hi: int) -> Iterator[Candidate]:
+    last = lo
+    for match in _IDENT_START.finditer(text, lo, hi):
+        start = match.start()
+        if start < last:
+            continue
+        word = match.group()
+        if (
+            (word.isdigit() or (word.isalpha() and (len(word) == 1 or word[1:].islower())))
+            and (start == lo or text[start - 1] not in _TOKEN_CHARS)
+            and (match.end() >= hi or text[match.end()] not in _JOINERS)
+        ):
+            continue  # a plain number or Capitalized word: not an identifier
+        if text[start] == "-":
+            if start > lo and (_is_word(text[start - 1]) or text[start - 1] == "-"):
+                continue
+        else:
+            while start > lo and text[start - 1] in _TOKEN_CHARS:
+                start -= 1
+        while start < match.start() and text[start] in ".-":
+            start += 1
+        found = _IDENT.match(text, start, hi)
+        if (
+            found
+            and found.end() > match.start()
+            and (found.end() >= hi or not _is_word(text[found.end()]))
+        ):
+            last = found.end()
+            yield start, found.end(), "identifier"
+
+
+def _quoted(text: str, lo: int, hi: int) -> Iterator[Candidate]:
+    for match in _QUOTED.finditer(text, lo, hi):
+        start = match.start()
+        if (
+            text[start] == "'"
+            and start > lo
+            and (_is_word(text[start - 1]) or text[start - 1] in "'’")
+        ):
+            continue
+        yield start, match.end(), "quoted"
+
+
+@lru_cache(maxsize=8)
+def _word_detectors(
+    protected_words: frozenset[str], units: frozenset[str]
+) -> tuple[Detector, Detector]:
+    variants = {v for w in protected_words for v in (w, w.capitalize(), w.upper())}
+    words = re.compile(words_pattern(variants) + r"\b")
+    unit_alt = "|".join(re.escape(u) for u in sorted(units, key=len, reverse=True))
+    tail = rf"(?:[ \t]?%|[kKMBx×](?!\w))?(?:[ \t]?(?:{unit_alt})(?!\w))?"
+    number = re.compile(rf"[$€£¥₹][ \t]?[+-]?{_NUM}{tail}|[+-]{_NUM}{tail}|{_NUM}{tail}")
+
+    def negations(text: str, lo: int, hi: int) -> Iterator[Candidate]:
+        for match in words.finditer(text, lo, hi):
+            start = match.start()
+            if start == lo or not (_is_word(text[start - 1]) or text[start - 1] in "'’-"):
+                yield start, match.end(), "negation"
+        for match in _NT.finditer(text, lo, hi):
+            start = match.start()
+            while start > lo and text[start - 1].isalpha():
+                start -= 1
+            if start < match.start():
+                yield start, match.end(), "negation"
+
+    def numbers(text: str, lo: int, hi: int) -> Iterator[Candidate]:
+        for match in number.finditer(text, lo, hi):
+            start = match.start()
+            if start == lo or not (_is_word(text[start - 1]) or text[start - 1] == "."):
+                yield start, match.end(), "number"
+
+    return negations, numbers
+
+
+def find_inline(
+    text: str,
+    start: int,
+    end: int,
+    protected_words: frozenset[str],
+    units: frozenset[str] = frozenset(),
+) -> list[tuple[int, int, str]]:
+    """Inline spans of ``text[start:end]`` as sorted, non-overlapping (start, end, kind)."""
+    if start >= end:
+        return []
+    negations, numbers = _word_detectors(protected_words, units)
+    detectors: tuple[Detector, ...] = (
+        _skip,
+        _plain(_CODE, "inline_code"),
+        _opaque,
+        _plain(_PLACEHOLDER, "placeholder"),
+        _urls,
+        _emails,
+        _paths,
+        _dates,
+        negations,
+        numbers,
+        _identifiers,
+        _quoted,
+    )
+    candidates: list[tuple[int, int, int, int, str]] = []
+    for rank, detect in enumerate(detectors):
+        for s, e, kind in detect(text, start, end):
+            if e > s:
+                candidates.append((s, rank, -e, e, kind))
+    candidates.sort()
+    found: list[tuple[int, int, str]] = []
+    cursor = start
+    for s, _, _, e, kind in candidates:
+        if s < cursor:
+            continue
+        cursor = e
+        if kind != "skip":
+            found.append((s, e, kind))
+    return found

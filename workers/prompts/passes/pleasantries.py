@@ -1,0 +1,42 @@
+"""Drop sentences that are only greetings or thanks ("Thank you so much in advance!"), or
+boilerplate the language lists ("You are a helpful assistant.").
+
+A sentence goes only if every word is on the language's pleasantry list, at least one is an
+anchor ("thanks", "hello", "appreciate") and it holds no protected span, so "Thanks for
+checking the Terraform plan" stays.
+"""
+
+from __future__ import annotations
+
+import re
+
+from workers.prompts.doc import SENTINEL_RE, Doc
+from workers.prompts.edits import Edit, apply_edits, remove_sentence
+from workers.prompts.passes.base import PassContext
+from workers.prompts.segments import LineKind, doc_sentences
+
+_WORD = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)?")
+
+
+class PleasantriesPass:
+    name = "pleasantries"
+
+    def apply(self, doc: Doc, ctx: PassContext) -> Doc:
+        book = ctx.book
+        if not book.pleasantry_probe.search(doc.text):
+            return doc
+        edits: list[Edit] = []
+        for sentence in doc_sentences(doc):
+            if sentence.kind is LineKind.LABEL:
+                continue
+            body = doc.text[sentence.start : sentence.end]
+            if SENTINEL_RE.search(body):
+                continue
+            words = [w.lower().replace("’", "'") for w in _WORD.findall(body)]
+            if " ".join(words) in book.boilerplate or (
+                words
+                and any(w in book.pleasantry_anchors for w in words)
+                and all(w in book.pleasantry_words for w in words)
+            ):
+                edits.append(remove_sentence(doc.text, sentence.start, sentence.end))
+        return doc.with_text(apply_edits(doc.text, edits)) if edits else doc

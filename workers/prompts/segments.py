@@ -1,0 +1,233 @@
+"""Lines and sentences of masked text: the units passes delete, fold and compare."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+from workers.prompts.doc import SENTINEL_CLASS, Doc, is_sentinel
+
+_HEADING = re.compile(r"[ \t]{0,3}#{1,6}[ \t]")
+_BULLET = re.compile(r"[ \t]*(?:[-*+•]|\d{1,3}[.)])[ \t]+(?=\S)")
+_LABEL = re.compile(
+    rf"[ \t]*(?:[A-Za-z][\w()/-]*|{SENTINEL_CLASS})(?:[ \t]+[\w()/-]+){{0,2}}:(?:[ \t]+|$)"
+)
+_FIRST_SENTINEL = "\U000f0000"
+_BULLET_HEADS = frozenset("-*+•")
+_ONLY_SENTINELS = re.compile(rf"[ \t]*(?:{SENTINEL_CLASS}[ \t]*)+")
+_BOUNDARY = re.compile(r"[.!?]+[\"')\]]*(?=[ \t\n]+\S)")
+_ABBREVIATIONS = frozenset(
+    "etc vs inc ltd co corp dr mr mrs ms st no approx incl fig al cf resp e.g i.e".split()
+)
+_LONGEST_ABBREVIATION = max(len(a) for a in _ABBREVIATIONS)
+
+
+class LineKind(StrEnum):
+    """What a line of masked text is, which decides the passes that may touch it."""
+
+    BLANK = "blank"
+    HEADING = "heading"
+    BULLET = "bullet"
+    LABEL = "label"
+    BLOCK = "block"
+    PROSE = "prose"
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One line: [start, end) without its newline; ``body`` is where its content begins."""
+
+    start: int
+    end: int
+    kind: LineKind
+    body: int
+
+
+@dataclass(frozen=True, slots=True)
+class Sentence:
+    """A sentence of prose, a bullet item or a label's value; ``end`` includes its period."""
+
+    start: int
+    end: int
+    kind: LineKind
+    group: int
+    first: bool
+    last: bool
+
+
+def split_lines(text: str) -> list[Line]:
+    """Every line of ``text`` with its kind.
+
+    A ``Label: value`` line counts as a label (a record field, left alone by dedupe and
+    openers) only when its paragraph has another one; a lone "Remember: ..." is prose.
+    """
+    lines: list[Line] = []
+    start = 0
+    for raw in text.split("\n"):
+        end = start + len(raw)
+        lines.append(_classify(raw, start, end))
+        start = end + 1
+    i = 0
+    while i < len(lines):
+        j = i
+        while j < len(lines) and lines[j].kind is not LineKind.BLANK:
+            j += 1
+        labels = [k for k in range(i, j) if lines[k].kind is LineKind.LABEL]
+        if len(labels) == 1:
+            line = lines[labels[0]]
+            indent = len(text[line.start : line.end]) - len(text[line.start : line.end].lstrip())
+            lines[labels[0]] = Line(line.start, line.end, LineKind.PROSE, line.start + indent)
+        i = j + 1
+    return lines
+
+
+def _classify(raw: str, start: int, end: int) -> Line:
+    stripped = raw.lstrip()
+    if not stripped:
+        return Line(start, end, LineKind.BLANK, end)
+    indent = len(raw) - len(stripped)
+    head = stripped[0]
+    if head >= _FIRST_SENTINEL and _ONLY_SENTINELS.fullmatch(raw):
+        return Line(start, end, LineKind.BLOCK, start)
+    if head == "#" and _HEADING.match(raw):
+        return Line(start, end, LineKind.HEADING, start)
+    if head in _BULLET_HEADS or head.isdigit():
+        bullet = _BULLET.match(raw)
+        if bullet:
+            return Line(start, end, LineKind.BULLET, start + bullet.end())
+    if ":" in raw:
+        label = _LABEL.match(raw)
+        if label:
+            return Line(start, end, LineKind.LABEL, start + label.end())
+    return Line(start, end, LineKind.PROSE, start + indent)
+
+
+def sentences(doc: Doc, lines: list[Line]) -> list[Sentence]:
+    """Sentences of prose runs (consecutive prose lines), bullet items and label values."""
+    found: list[Sentence] = []
+    group = 0
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if line.kind in (LineKind.BULLET, LineKind.LABEL):
+            found.extend(_split(doc, line.body, line.end, line.kind, group))
+            group += 1
+            i += 1
+        elif line.kind is LineKind.PROSE:
+            j = i
+            while j + 1 < len(lines) and lines[j + 1].kind is LineKind.PROSE:
+                j += 1
+            found.extend(_split(doc, line.body, lines[j].end, LineKind.PROSE, group))
+            group += 1
+            i = j + 1
+        else:
+            i += 1
+    return found
+
+
+def _split(doc: Doc, start: int, end: int, kind: LineKind, group: int) -> list[Sentence]:
+    text = doc.text
+    spans: list[tuple[int, int]] = []
+    cursor = start
+    for match in _BOUNDARY.finditer(text, start, end):
+        if text[match.start()] == "." and _is_abbreviation(doc, text, cursor, match.start()):
+            continue
+        following = _next_visible(text, match.end(), end)
+        if following is None or (following.isalpha() and following.islower()):
+            continue
+        spans.append((cursor, match.end()))
+        cursor = _skip_space(text, match.end(), end)
+    tail_end = end
+    while tail_end > cursor and text[tail_end - 1] in " \t\n":
+        tail_end -= 1
+    if tail_end > cursor:
+        spans.append((cursor, tail_end))
+    last = len(spans) - 1
+    return [
+        Sentence(s, e, kind, group, first=(n == 0), last=(n == last))
+        for n, (s, e) in enumerate(spans)
+    ]
+
+
+def _is_abbreviation(doc: Doc, text: str, start: int, end: int) -> bool:
+    """True if the period at ``end`` closes an abbreviation ("e.g.", "vs.", "Inc.")."""
+    if end <= start:
+        return False
+    if is_sentinel(text[end - 1]):
+        return doc.span(text[end - 1]).text.lower() in _ABBREVIATIONS
+    word = end
+    while word > start and end - word < _LONGEST_ABBREVIATION and text[word - 1].isalpha():
+        word -= 1
+    return text[word:end].lower() in _ABBREVIATIONS
+
+
+def _next_visible(text: str, pos: int, end: int) -> str | None:
+    pos = _skip_space(text, pos, end)
+    return text[pos] if pos < end else None
+
+
+def _skip_space(text: str, pos: int, end: int) -> int:
+    while pos < end and text[pos] in " \t\n":
+        pos += 1
+    return pos
+
+
+def doc_lines(doc: Doc) -> list[Line]:
+    """``split_lines`` of the doc's text, computed once per text."""
+    found = doc.memo.get("lines")
+    if found is None:
+        _segment(doc)
+        found = doc.memo["lines"]
+    return found
+
+
+def doc_sentences(doc: Doc) -> list[Sentence]:
+    """``sentences`` of the doc, computed once per text."""
+    found = doc.memo.get("sentences")
+    if found is None:
+        _segment(doc)
+        found = doc.memo["sentences"]
+    return found
+
+
+def _segment(doc: Doc) -> None:
+    """Lines and sentences, paragraph by paragraph, reusing paragraphs seen before.
+
+    Nothing in segmentation looks across a blank line, so a paragraph's lines and sentences
+    depend on its own text only; a pass that edits one paragraph leaves the others cached.
+    """
+    cache: dict[str, tuple[list[Line], list[Sentence], int]] = doc.shared.setdefault("segments", {})
+    lines: list[Line] = []
+    found: list[Sentence] = []
+    offset = 0
+    groups = 0
+    for chunk in doc.text.split("\n\n"):
+        entry = cache.get(chunk)
+        if entry is None:
+            own = split_lines(chunk)
+            own_sentences = sentences(Doc(chunk, doc.spans), own)
+            count = own_sentences[-1].group + 1 if own_sentences else 0
+            entry = cache[chunk] = (own, own_sentences, count)
+        own, own_sentences, count = entry
+        if offset:
+            lines.append(Line(offset - 1, offset - 1, LineKind.BLANK, offset - 1))
+        lines.extend(
+            Line(ln.start + offset, ln.end + offset, ln.kind, ln.body + offset) for ln in own
+        )
+        found.extend(
+            Sentence(s.start + offset, s.end + offset, s.kind, s.group + groups, s.first, s.last)
+            for s in own_sentences
+        )
+        offset += len(chunk) + 2
+        groups += count
+    doc.memo["lines"] = lines
+    doc.memo["sentences"] = found
+
+
+def sentence_starts(doc: Doc) -> frozenset[int]:
+    """Offsets where a sentence (or bullet item, or label value) begins."""
+    found = doc.memo.get("starts")
+    if found is None:
+        found = doc.memo["starts"] = frozenset(s.start for s in doc_sentences(doc))
+    return found
