@@ -74,12 +74,18 @@ def time_log(runs: int) -> dict[str, Any]:
     best, median = min(full), statistics.median(full)
     source = body["sources"][0]
     return {
-        "lines": lines, "operations": source["records"], "unreadable": source["unreadable"],
-        "shapes": body["totals"]["shapes"], "slow_shapes": body["totals"]["slow_shapes"],
-        "suggestions": len(body["suggestions"]), "best_s": round(best, 3),
-        "median_s": round(median, 3), "cpu_s_median": round(statistics.median(cpu), 3),
-        "lines_per_s": round(lines / median), "parse_only_median_s":
-        round(statistics.median(floor), 3), "findings": findings[:6],
+        "lines": lines,
+        "operations": source["records"],
+        "unreadable": source["unreadable"],
+        "shapes": body["totals"]["shapes"],
+        "slow_shapes": body["totals"]["slow_shapes"],
+        "suggestions": len(body["suggestions"]),
+        "best_s": round(best, 3),
+        "median_s": round(median, 3),
+        "cpu_s_median": round(statistics.median(cpu), 3),
+        "lines_per_s": round(lines / median),
+        "parse_only_median_s": round(statistics.median(floor), 3),
+        "findings": findings[:6],
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
 
@@ -100,20 +106,38 @@ class NoOpListener(monitoring.CommandListener):
 def _events() -> list[tuple[monitoring.CommandStartedEvent, monitoring.CommandSucceededEvent]]:
     """A mix of typical commands: finds, an update, a count, and an untracked insert."""
     cmds = [
-        ({"find": "orders", "filter": {"cust": 42, "status": {"$in": ["open", "held"]}},
-          "sort": {"at": -1}, "limit": 20, "$db": "shop"},
-         {"cursor": {"firstBatch": [{"_id": i} for i in range(20)], "id": 0}, "ok": 1}),
-        ({"update": "orders", "updates": [{"q": {"_id": 7}, "u": {"$set": {"s": "x"}}}],
-          "$db": "shop"}, {"n": 1, "nModified": 1, "ok": 1}),
+        (
+            {
+                "find": "orders",
+                "filter": {"cust": 42, "status": {"$in": ["open", "held"]}},
+                "sort": {"at": -1},
+                "limit": 20,
+                "$db": "shop",
+            },
+            {"cursor": {"firstBatch": [{"_id": i} for i in range(20)], "id": 0}, "ok": 1},
+        ),
+        (
+            {
+                "update": "orders",
+                "updates": [{"q": {"_id": 7}, "u": {"$set": {"s": "x"}}}],
+                "$db": "shop",
+            },
+            {"n": 1, "nModified": 1, "ok": 1},
+        ),
         ({"count": "orders", "query": {"status": "open"}, "$db": "shop"}, {"n": 12, "ok": 1}),
         ({"insert": "events", "documents": [{"a": 1}], "$db": "shop"}, {"n": 1, "ok": 1}),
     ]
     out = []
     for i, (cmd, reply) in enumerate(cmds):
         name = next(iter(cmd))
-        out.append((monitoring.CommandStartedEvent(cmd, "shop", i, CONN, i),
-                    monitoring.CommandSucceededEvent(timedelta(microseconds=1500), reply, name,
-                                                     i, CONN, i)))
+        out.append(
+            (
+                monitoring.CommandStartedEvent(cmd, "shop", i, CONN, i),
+                monitoring.CommandSucceededEvent(
+                    timedelta(microseconds=1500), reply, name, i, CONN, i
+                ),
+            )
+        )
     return out
 
 
@@ -146,10 +170,12 @@ def time_listener(n: int, client: redis.Redis) -> dict[str, Any]:
     flush_s = time.perf_counter() - t
     sender.close()
     return {
-        "commands": n, "harness_us": round(base / n * 1e6, 3),
+        "commands": n,
+        "harness_us": round(base / n * 1e6, 3),
         "overhead_idle_us": round((quiet - base) / n * 1e6, 3),
         "overhead_with_sender_us": round((busy - base) / n * 1e6, 3),
-        "sent_while_busy": sent, "dropped_while_busy": dropped,
+        "sent_while_busy": sent,
+        "dropped_while_busy": dropped,
         "sender_us_per_sample": round(flush_s / max(flushed, 1) * 1e6, 2),
     }
 
@@ -209,16 +235,19 @@ def main() -> None:
             client = redis.Redis.from_url(server.url)
             print(f"listener: {args.commands:,} commands")
             lst = time_listener(args.commands, client)
-            print(f"  {lst['overhead_idle_us']} µs idle, {lst['overhead_with_sender_us']} µs "
-                  "with the sender flushing")
+            print(
+                f"  {lst['overhead_idle_us']} µs idle, {lst['overhead_with_sender_us']} µs "
+                "with the sender flushing"
+            )
         finally:
             server.stop()
     load = os.getloadavg()[0]
     report = {
         "machine": f"{psutil.cpu_count()} cores (shared), Python {platform.python_version()}, "
-                   f"load avg {load:.1f}",
+        f"load avg {load:.1f}",
         "goals": {"log_s": GOAL_LOG_S, "listener_us": GOAL_LISTENER_US},
-        "log": log, "listener": lst,
+        "log": log,
+        "listener": lst,
     }
     write_reports(report)
     print(f"wrote {REPORTS / 'queries.md'}")
