@@ -31,6 +31,7 @@ JOBS: dict[str, Job] = {
     job.name: job
     for job in (
         Job("reap_instances", "scheduler.reaper:run_job", "reconcile_interval_s"),
+        Job("reconcile_routing", "scheduler.routing_reconcile:run_job", "reconcile_interval_s"),
         Job("autoscale", "scheduler.autoscale.job:run_scheduled", "autoscale_interval_s"),
         Job("analyze_slow_queries", "scheduler.queries.job:run_job", "slow_query_interval_s"),
         Job("rollup_costs", "scheduler.costs.job:run_job", "rollup_interval_s"),

@@ -9,15 +9,16 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import redis
 from celery import Celery, signals
 from kombu import Queue
 
 from workers import keys
 from workers.connection import resolve_redis_url
+from workers.routing import AGENT_TASK as AGENT_TASK
+from workers.routing import make_router
 from workers.settings import Settings, load_settings
 
-#: Name of the agent task; producers publish it by name (``send_task``).
-AGENT_TASK = "infra_mind.agent"
 #: Header stamped on every published task; the autoscaler reads queue age from it.
 SENT_AT_HEADER = "im_sent_at"
 #: Fallback broker when no URL is known yet: only used by commands that do not publish.
@@ -27,25 +28,6 @@ LOCAL_REDIS = "redis://127.0.0.1:6379/0"
 def agent_queues(settings: Settings) -> list[Queue]:
     queues = [Queue(keys.pool_queue(a.name, p)) for a, p in settings.pools()]
     return [*queues, Queue(keys.MAINTENANCE_QUEUE)]
-
-
-def make_pool_router(settings: Settings) -> Any:
-    """Route an agent task to its type's first pool queue, a job to the maintenance queue."""
-    first_pool = {
-        a.name: keys.pool_queue(a.name, next(iter(a.pools))) for a in settings.agents.values()
-    }
-
-    def route(name: str, args: Any, kwargs: Any, options: Any, task: Any = None, **kw: Any) -> Any:
-        if name == AGENT_TASK:
-            queue = first_pool.get((kwargs or {}).get("agent_type", ""))
-            if queue:
-                return {"queue": queue, "routing_key": queue}
-            return None
-        if name.startswith("scheduler."):
-            return {"queue": keys.MAINTENANCE_QUEUE, "routing_key": keys.MAINTENANCE_QUEUE}
-        return None
-
-    return route
 
 
 def create_app(settings: Settings) -> Celery:
@@ -60,7 +42,7 @@ def create_app(settings: Settings) -> Celery:
         task_queues=agent_queues(settings),
         task_default_queue=keys.MAINTENANCE_QUEUE,
         task_create_missing_queues=True,
-        task_routes=(make_pool_router(settings),),
+        task_routes=(make_router(settings, lambda: redis.Redis.from_url(url)),),
         # Nothing lost: ack after the task ran; a task whose worker died goes back to the queue.
         task_acks_late=True,
         task_reject_on_worker_lost=True,

@@ -13,7 +13,7 @@ from typing import Any
 
 import redis
 
-from workers import budget_guard, events, keys
+from workers import budget_guard, events, keys, routing
 from workers.agents import default_handler  # noqa: F401  (registers "default")
 from workers.agents.handler import AgentContext, AgentRequest, AgentResult
 from workers.agents.registry import resolve_handler
@@ -91,6 +91,7 @@ class WorkerRuntime:
         options: dict[str, Any],
         sent_at: float | None,
         pool: str | None = None,
+        queue: str = "",
     ) -> dict[str, Any]:
         """Run the agent's handler, emit the task event, return the JSON-able result."""
         started = time.time()
@@ -105,10 +106,11 @@ class WorkerRuntime:
             tenant=options.get("tenant") or "",
             params=options.get("params") or {},
         )
-        reservation = self._reserve(ctx, request, task_id)
+        reservation = None
         self.stats.started()
         out: dict[str, Any] = {}
         try:
+            reservation = self._reserve(ctx, request, task_id)
             result = resolve_handler(ctx.agent.handler)(ctx, request)
             out = self._finish(task_id, ctx, request, result, started, queue_wait_ms, "")
             return out
@@ -119,6 +121,9 @@ class WorkerRuntime:
         finally:
             if reservation is not None:
                 budget_guard.reconcile(self.redis, reservation, _total_cost(out))
+            if queue:
+                run_ms = (time.time() - started) * 1000
+                routing.on_task_done(self.redis, ctx.agent.name, queue, run_ms, bool(out))
 
     def _reserve(
         self, ctx: AgentContext, request: AgentRequest, task_id: str

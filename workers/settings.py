@@ -201,6 +201,12 @@ class Settings(BaseSettings):
     )
     slow_query_explain: bool = Field(True, description="confirm plans with explain")
     slow_query_max_shapes: int = Field(5000, ge=1, description="shapes kept between runs")
+    routing_decay_s: float = Field(10.0, gt=0, description="peak-EWMA latency time constant")
+    routing_affinity_factor: float = Field(1.25, ge=1, description="bounded-load factor")
+    routing_batch_max: int = Field(64, ge=1, description="decisions one producer reserves")
+    routing_batch_max_age_s: float = Field(0.1, ge=0, description="unused picks handed back")
+    routing_resource_step: float = Field(10.0, gt=0, description="CPU/memory %% steps")
+    routing_initial_latency_ms: float = Field(500.0, gt=0, description="estimate of a new target")
     cache: CacheConfig = Field(
         default_factory=CacheConfig,
         description="tiered cache; env INFRA_MIND_CACHE__<FIELD>, e.g. ..._CACHE__L1_CAPACITY",

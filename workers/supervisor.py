@@ -27,6 +27,7 @@ import redis
 
 from workers import defaults, keys
 from workers.children import die_with_parent
+from workers.routing import instance_queue
 from workers.settings import AgentType, Settings
 
 log = logging.getLogger(__name__)
@@ -116,10 +117,15 @@ class Supervisor:
     def agent_spec(self, agent: AgentType, pool: str, index: int) -> Managed:
         name = keys.instance_name(agent.name, pool, index, "%h")
         cfg = agent.pools[pool]
+        queues = [keys.pool_queue(agent.name, pool)]
+        if agent.dispatch == "instance":
+            # Celery expands %h in the node name only; the direct queue needs the real host.
+            host = socket.gethostname()
+            queues.append(instance_queue(keys.instance_name(agent.name, pool, index, host)))
         argv = celery_argv(
             "-A", "workers.app", "worker",
             "-n", name,
-            "-Q", keys.pool_queue(agent.name, pool),
+            "-Q", ",".join(queues),
             "-P", self.settings.worker_pool,
             "-c", str(cfg.concurrency),
             "-l", self.settings.log_level,

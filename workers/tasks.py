@@ -7,7 +7,7 @@ from typing import Any
 
 from celery import Task, signals
 
-from workers import keys, runtime
+from workers import keys, routing, runtime
 from workers.app import AGENT_TASK, SENT_AT_HEADER, app
 from workers.heartbeat import Heartbeat
 
@@ -26,11 +26,16 @@ def _header(request: Any, name: str) -> Any:
     return value
 
 
-def _delivery_pool(request: Any) -> str | None:
-    queue = (getattr(request, "delivery_info", None) or {}).get("routing_key") or ""
-    parts = str(queue).split(".")
+def _delivery_queue(request: Any) -> str:
+    return str((getattr(request, "delivery_info", None) or {}).get("routing_key") or "")
+
+
+def _pool_of(queue: str) -> str | None:
+    """The pool of a pool queue ``agent.<type>.<pool>`` or a direct queue
+    ``agent.<type>.<pool>.<n>@<host>``."""
+    parts = queue.split("@", 1)[0].split(".")
     if len(parts) >= 3 and parts[0] == keys.AGENT_QUEUE_PREFIX:
-        return parts[2].split("@", 1)[0]
+        return parts[2]
     return None
 
 
@@ -40,13 +45,15 @@ def run_agent(
 ) -> dict[str, Any]:
     sent_at = _header(self.request, SENT_AT_HEADER)
     rt = runtime.current(_settings(), self.request.hostname or "unknown")
+    queue = _delivery_queue(self.request)
     return rt.run_agent(
         task_id=self.request.id,
         agent_type=agent_type,
         prompt=prompt,
         options=options or {},
         sent_at=float(sent_at) if sent_at else None,
-        pool=_delivery_pool(self.request),
+        pool=_pool_of(queue),
+        queue=queue,
     )
 
 
@@ -72,6 +79,7 @@ def _start_heartbeat(sender: Any = None, **_: Any) -> None:
         rt.stats,
         settings.heartbeat_interval_s,
         settings.heartbeat_ttl_s,
+        hooks=[routing.on_heartbeat] if parsed else [],
     )
     _heartbeat.beat()
     _heartbeat.start()
@@ -80,8 +88,14 @@ def _start_heartbeat(sender: Any = None, **_: Any) -> None:
 
 @signals.worker_shutting_down.connect
 def _announce_draining(**_: Any) -> None:
+    """Routers stop sending here at once; the heartbeat says so at its next beat too."""
     if _heartbeat is not None:
         _heartbeat.drain()
+        if keys.parse_instance(_heartbeat.instance):
+            try:
+                routing.mark_draining(_heartbeat.client, _heartbeat.instance)
+            except Exception:  # the heartbeat's state still reaches the routers
+                log.warning("could not mark %s draining", _heartbeat.instance, exc_info=True)
 
 
 @signals.worker_shutdown.connect

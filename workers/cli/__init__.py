@@ -31,6 +31,7 @@ app.command()(tasks.status)
 
 #: (command group, "module:attribute" of its typer app). Mounted when the module imports.
 GROUPS: list[tuple[str, str]] = [
+    ("lb", "workers.routing.cli:app"),
     ("scale", "scheduler.autoscale.cli:app"),
     ("queries", "scheduler.queries.cli:app"),
     ("cache", "workers.cache.cli:app"),
