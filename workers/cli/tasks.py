@@ -23,7 +23,7 @@ def submit(
     timeout: Annotated[float, typer.Option(help="seconds to wait with --wait")] = 120.0,
     tenant: Annotated[str | None, typer.Option(help="tenant tag for costs and budgets")] = None,
     strategy: Annotated[str | None, typer.Option(help="routing strategy for this task")] = None,
-    priority: Annotated[int | None, typer.Option(help="0-9, higher first")] = None,
+    priority: Annotated[int | None, typer.Option(help="0-9; on Redis, 0 is served first")] = None,
 ) -> None:
     """Submit one agent task; prints its id, or its result with --wait."""
     from workers.app import create_app

@@ -31,6 +31,8 @@ from workers.settings import Settings
 
 #: Kombu's hash of delivered, unacknowledged messages (Redis transport default name).
 UNACKED_KEY = "unacked"
+#: Kombu's priority steps: one list per step (see ``workers.keys.priority_queue_keys``).
+PRIORITY_STEPS = (0, 3, 6, 9)
 #: Messages moved per Lua call, so one call never blocks Redis for long.
 MOVE_BATCH = 500
 #: Margin past the broker's visibility timeout before a vanished target's record is purged.
@@ -132,6 +134,27 @@ def move_leftovers(
             return total
 
 
+def restore_unacked(
+    client: redis.Redis,
+    source: str,
+    destination: str,
+    unacked_key: str = UNACKED_KEY,
+    *,
+    now_ms: float | None = None,
+) -> int:
+    """Put back, on ``destination``, the messages a vanished instance took from its direct
+    queue ``source`` without acknowledging them; how many."""
+    steps = PRIORITY_STEPS
+    lists = keys.priority_queue_keys(destination, steps)
+    return int(
+        script("restore")(
+            client,
+            (unacked_key, f"{unacked_key}_index", *lists),
+            (source, destination, len(steps), *steps, now_arg(now_ms)),
+        )
+    )
+
+
 def _vanished(client: redis.Redis, fields: Mapping[str, str]) -> bool:
     """A direct queue nobody will consume again: its target left and its heartbeat is gone."""
     state = fields.get("state", "")
@@ -175,6 +198,7 @@ def reconcile(
                 continue
             home = keys.pool_queue(fields["type"], fields["pool"])
             moved = move_leftovers(client, queue, home, now_ms=now_ms)
+            moved += restore_unacked(client, queue, home, unacked_key, now_ms=now_ms)
             if moved:
                 report["moved"][queue] = moved
             gone_ms = float(fields.get("gone_ms") or clock_ms)
