@@ -23,7 +23,7 @@ class TaskStatus(StrEnum):
     FAILED = "failed"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TaskEvent:
     """What one finished task cost and how long it took. Money is a decimal string (USD)."""
 
@@ -63,23 +63,30 @@ class TaskEvent:
         """Inverse of :meth:`to_fields`; accepts bytes or str keys and values."""
         kwargs: dict[str, Any] = {}
         for key, value in data.items():
-            name = key.decode() if isinstance(key, bytes) else key
-            parse = _PARSERS.get(name)
-            if parse is not None:
-                kwargs[name] = parse(value.decode() if isinstance(value, bytes) else value)
+            entry = _BY_KEY.get(key)
+            if entry is not None:
+                kwargs[entry[0]] = entry[1](value)
         return cls(**kwargs)
 
 
-def _parser(type_name: str) -> Callable[[str], Any]:
-    return {"int": int, "float": float, "bool": lambda v: v == "1", "TaskStatus": TaskStatus}.get(
-        type_name, str
-    )
+def _text(value: str | bytes) -> str:
+    return value.decode() if value.__class__ is bytes else value  # type: ignore[union-attr,return-value]
 
 
-#: Field name -> parser of its string form; the rollup parses millions of events with it.
-_PARSERS: dict[str, Callable[[str], Any]] = {
-    f.name: _parser(str(f.type)) for f in fields(TaskEvent)
-}
+def _parser(type_name: str) -> Callable[[Any], Any]:
+    """Parser of one field's stream form (int and float take bytes as they are)."""
+    return {
+        "int": int,
+        "float": float,
+        "bool": lambda v: v in ("1", b"1"),
+        "TaskStatus": lambda v: TaskStatus(_text(v)),
+    }.get(type_name, _text)
+
+
+#: Field key (str and bytes) -> (name, parser); the rollup parses millions of events with it.
+_BY_KEY: dict[Any, tuple[str, Callable[[Any], Any]]] = {}
+for _f in fields(TaskEvent):
+    _BY_KEY[_f.name] = _BY_KEY[_f.name.encode()] = (_f.name, _parser(str(_f.type)))
 
 
 def emit(client: redis.Redis, event: TaskEvent, maxlen: int) -> str:
