@@ -131,8 +131,8 @@ CASES: list[tuple[str, PoolSignals, ScalingPolicy, list[Decision], int, bool, in
         "highest recommendation in the last 60 s is 4",
     ),
     (
-        "scale-in once the window only allows it, one step at a time",
-        sig(instances=4),
+        "scale-in once the window only allows it, one step at a time while busy",
+        sig(instances=4, active=1, busy=1),
         policy(),
         [past(90, 4), past(50, 1), past(5, 1)],
         4,
@@ -164,8 +164,8 @@ CASES: list[tuple[str, PoolSignals, ScalingPolicy, list[Decision], int, bool, in
         "3 instance(s) busy",
     ),
     (
-        "the up cooldown holds a second jump",
-        sig(instances=2, queue_depth=40, oldest_age_s=20.0),
+        "the up cooldown holds a second latency-driven jump",
+        sig(instances=2, queue_depth=10, oldest_age_s=20.0),
         policy(cooldown_up_s=10),
         [past(5, 6, Direction.UP)],
         6,
@@ -412,7 +412,8 @@ def test_history_of_other_pools_is_ignored() -> None:
         reason="",
         applied=True,
     )
-    decision = decide(sig(instances=4), policy(stabilization_s=30), [other], NOW, current=4)
+    busy = sig(instances=4, active=1, busy=1)
+    decision = decide(busy, policy(stabilization_s=30), [other], NOW, current=4)
     assert decision.desired == 3
 
 

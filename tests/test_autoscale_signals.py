@@ -8,9 +8,11 @@ import uuid
 from typing import Any
 
 import kombu
+import pytest
 import redis
 
 from scheduler.autoscale import samples
+from scheduler.autoscale.samples import Sample
 from scheduler.autoscale.signals import read_signals
 from workers import keys
 from workers.settings import Settings, load_settings
@@ -196,3 +198,76 @@ def test_restarted_counters_are_not_negative() -> None:
     before = samples.Sample(NOW, 0, None, {"a@h": (50, NOW - 100)})
     after = {"a@h": (3, NOW - 2)}  # same name, restarted since
     assert samples.completions_since(before, after) == 3
+
+
+def test_service_time_is_the_mean_run_time_of_healthy_instances(
+    redis_client: redis.Redis,
+) -> None:
+    beat(redis_client, "cto.default.1@host", ewma_latency_ms=400.0, processed=30)
+    beat(redis_client, "cto.default.2@host", ewma_latency_ms=800.0, processed=12)
+    beat(redis_client, "cto.default.3@host", ewma_latency_ms=0.0)  # has not finished a task
+    beat(redis_client, "cto.default.4@host", ewma_latency_ms=5000.0, state="draining")
+    signals = read_signals(redis_client, "cto", "default", settings(), NOW)
+    assert signals.service_time_s == 0.6
+
+
+def test_a_fresh_instance_counts_by_the_tasks_it_finished(redis_client: redis.Redis) -> None:
+    """Its first task carries the worker's warm-up; a warm instance outweighs it ten to one."""
+    beat(redis_client, "cto.default.1@host", ewma_latency_ms=500.0, processed=40)
+    beat(redis_client, "cto.default.2@host", ewma_latency_ms=6000.0, processed=1)
+    signals = read_signals(redis_client, "cto", "default", settings(), NOW)
+    assert signals.service_time_s == pytest.approx((10 * 0.5 + 1 * 6.0) / 11)
+
+
+def test_service_time_is_averaged_over_the_recorded_readings(redis_client: redis.Redis) -> None:
+    s = settings()
+    beat(redis_client, "cto.default.1@host", updated_at=NOW - 1, ewma_latency_ms=300.0)
+    read_signals(redis_client, "cto", "default", s, NOW)
+    beat(redis_client, "cto.default.1@host", updated_at=NOW + 1, ewma_latency_ms=900.0)
+    second = read_signals(redis_client, "cto", "default", s, NOW + 2)
+    assert second.service_time_s == 0.6
+
+
+def sample(t: float, backlog: int, done: int | None, service: float | None = None) -> Sample:
+    return samples.Sample(t, backlog, done, {}, service)
+
+
+def test_load_rates_look_back_the_load_window_only() -> None:
+    """A burst that ended: the minute still averages it, the load window no longer does."""
+    window = [sample(NOW - 60 + 2 * i, 40, 20) for i in range(20)]  # 10 tasks/s for 40 s
+    window += [sample(NOW - 20 + 2 * i, 0, 1 if i else 0) for i in range(11)]  # 0.5/s after
+    rates = samples.rates(window)
+    assert rates.completion_rate == 0.5
+    assert rates.arrival_rate == 0.5
+    assert rates.last_arrival_rate == 0.5
+    assert rates.last_completion_rate == 0.5
+    assert rates.backlog_slope is not None and rates.backlog_slope < 0
+
+
+def test_last_interval_rates_show_a_burst_first() -> None:
+    window = [sample(NOW + 2 * i, 0, 1 if i else None) for i in range(6)]  # 0.5 tasks/s
+    window.append(sample(NOW + 12, 9, 1))  # nine waiting and one done two seconds later
+    rates = samples.rates(window)
+    assert rates.last_arrival_rate == 5.0
+    assert rates.last_completion_rate == 0.5
+    assert rates.arrival_rate == pytest.approx((9 + 5) / 10)  # the newest ten seconds
+
+
+def test_load_window_reaches_back_to_the_reading_that_spans_it() -> None:
+    """Readings five seconds apart: the load window takes the one ten seconds back."""
+    window = [sample(NOW, 0, None), sample(NOW + 5.5, 0, 3), sample(NOW + 10.5, 0, 2)]
+    assert samples.recent(window, samples.LOAD_WINDOW_S) == window
+    assert samples.rates(window).completion_rate == pytest.approx(5 / 10.5)
+
+
+def test_service_time_without_enough_span_still_comes_from_the_reading() -> None:
+    rates = samples.rates([sample(NOW, 0, None, 0.4)])
+    assert rates.arrival_rate is None
+    assert rates.service_time_s == 0.4
+
+
+def test_samples_round_trip_with_and_without_a_service_time() -> None:
+    for reading in (sample(NOW, 3, 2, 0.75), sample(NOW, 3, None)):
+        assert samples.Sample.from_json(reading.to_json()) == reading
+    legacy = '{"t": 1.0, "backlog": 2, "done": 1, "counters": {}}'
+    assert samples.Sample.from_json(legacy).service_s is None

@@ -2,29 +2,33 @@
 
 Asymmetric on purpose (as Kubernetes' HPA behaviour): growing is urgent and cheap to undo,
 shrinking is neither. Up: at once, in proportional jumps of at most ``max_step_up``, then a
-cooldown so the new capacity can boot before it is judged. Down: only when every
-recommendation in the stabilization window allows it, by at most ``max_step_down``, never
+cooldown so the new capacity can boot before it is judged, cut short when the load alone
+asks for twice the size (or the maximum) or every ordered instance already runs. Down: only
+when every recommendation in the stabilization window allows it, by at most
+``max_step_down`` (an idle pool goes straight to the window's highest recommendation), never
 below the busy instances, never on stale or incomplete signals, never under CPU or memory
-pressure, and not within the down cooldown of the last change.
+pressure, and not within the down cooldown of the last change. For one window after a
+scale-in the queue alone does not reverse it: a scale-up then needs the rates or the latency
+target (see :mod:`scheduler.autoscale.load`), which keeps direction changes to about one per
+window.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from scheduler.autoscale.policy import scheduled_min
+from scheduler.autoscale.recommendation import Recommendation, recommend
 from scheduler.autoscale.signals import PoolSignals
 from workers.settings import ScalingPolicy
 
-#: Capacity ordered now serves about one boot plus one up-cooldown later, so the trend
-#: is projected that far ahead.
-PREDICTION_HORIZON_S = 30.0
-#: Guard against float noise turning an exact quotient like 2.0000000001 into one more instance.
-EPSILON = 1e-9
+__all__ = ["Decision", "Direction", "Recommendation", "decide", "recommend"]
+
+#: A load at least this many times the current size (or the maximum) skips what is left of
+#: the up cooldown: a burst the last step cannot cover, not noise.
+BURST_FACTOR = 2
 
 
 class Direction(StrEnum):
@@ -69,88 +73,6 @@ class Decision:
         return cls(**kwargs)
 
 
-@dataclass(frozen=True, slots=True)
-class Recommendation:
-    """The size the signals ask for, each signal's own answer, and which one drove it."""
-
-    value: int
-    floor: int
-    raw: int
-    by_backlog: int
-    by_latency: int | None
-    by_trend: int | None
-    why: str
-
-
-def _ceil(value: float) -> int:
-    return max(0, math.ceil(value - EPSILON))
-
-
-def _driver(signals: PoolSignals, policy: ScalingPolicy, by: dict[str, int | None]) -> str:
-    """Plain words for the signal that asks for the most instances."""
-    backlog, latency, trend = by["backlog"], by["latency"], by["trend"]
-    if trend is not None and trend > max(backlog or 0, latency or 0):
-        return (
-            f"backlog rising {signals.backlog_slope:.1f}/s; in {PREDICTION_HORIZON_S:g} s "
-            f"it needs {trend}"
-        )
-    if latency is not None and latency >= (backlog or 0) and signals.oldest_age_s is not None:
-        return (
-            f"oldest message waited {signals.oldest_age_s:.1f} s "
-            f"(target {policy.target_queue_latency_s:g} s): {latency} instance(s)"
-        )
-    return (
-        f"backlog {signals.backlog} at {signals.capacity_per_instance} tasks x "
-        f"{policy.target_utilization:.0%} per instance needs {backlog}"
-    )
-
-
-def recommend(
-    signals: PoolSignals, policy: ScalingPolicy, now: float, *, current: int
-) -> Recommendation:
-    """desired = max(by latency, by backlog ÷ (capacity × target utilization)[, by trend]).
-
-    By latency scales the current size by how far the oldest message is past its target,
-    which gives proportional jumps. A pool at zero wakes when the queue reaches the
-    activation threshold or a message has waited the target latency.
-    """
-    per_instance = max(1, signals.capacity_per_instance) * policy.target_utilization
-    by_backlog = _ceil(signals.backlog / per_instance)
-    by_latency = None
-    if signals.oldest_age_s is not None and signals.queue_depth > 0:
-        by_latency = _ceil(max(current, 1) * signals.oldest_age_s / policy.target_queue_latency_s)
-    by_trend = None
-    slope = signals.backlog_slope
-    if policy.predictive and slope is not None and slope > 0:
-        projected = signals.backlog + slope * PREDICTION_HORIZON_S
-        reactive = max(by_backlog, by_latency or 0)
-        by_trend = min(_ceil(projected / per_instance), reactive + policy.max_step_up)
-    raw = max(by_backlog, by_latency or 0, by_trend or 0)
-    why = _driver(
-        signals, policy, {"backlog": by_backlog, "latency": by_latency, "trend": by_trend}
-    )
-    floor = min(max(policy.min, scheduled_min(policy, now)), policy.max)
-    if floor == 0 and current == 0:
-        waking = signals.queue_depth >= policy.activation_queue_depth or (
-            signals.oldest_age_s is not None
-            and signals.oldest_age_s >= policy.target_queue_latency_s
-        )
-        if waking:
-            raw, why = max(raw, 1), f"waking from zero: {why}"
-        else:
-            raw = 0
-            why = (
-                f"{signals.queue_depth} queued, below the activation threshold of "
-                f"{policy.activation_queue_depth}"
-            )
-    value = min(max(raw, floor), policy.max)
-    if raw > policy.max:
-        why += f", capped at the maximum of {policy.max}"
-    elif raw < floor:
-        why += f", kept at the minimum of {floor}"
-    return Recommendation(value, floor, raw, by_backlog, by_latency, by_trend, why)
-
-
 def _cooldown_left(
     history: Sequence[Decision], now: float, cooldown_s: float, directions: set[Direction]
 ) -> float:
@@ -158,7 +80,25 @@ def _cooldown_left(
     return cooldown_s - (now - max(changes)) if changes else 0.0
 
 
+def _cooldown_skip(
+    signals: PoolSignals, policy: ScalingPolicy, rec: Recommendation, current: int
+) -> str | None:
+    """Why the rest of the up cooldown need not be waited out, or None.
+
+    Only the load counts: the age of the oldest message falls only once the backlog is
+    worked off, so a latency-driven step always lets the last one take effect first.
+    """
+    if rec.by_load > current and rec.by_load >= BURST_FACTOR * current:
+        return f"load asks for {rec.by_load}, at least {BURST_FACTOR}x the current {current}"
+    if rec.by_load > current and rec.by_load >= policy.max:
+        return f"load asks for {rec.by_load}, the maximum of {policy.max} or more"
+    if rec.by_load > current and signals.instances >= current:
+        return f"all {current} ordered instance(s) are running and the load asks for more"
+    return None
+
+
 def _scale_up(
+    signals: PoolSignals,
     policy: ScalingPolicy,
     rec: Recommendation,
     history: Sequence[Decision],
@@ -168,12 +108,17 @@ def _scale_up(
 ) -> tuple[int, str]:
     if budget_blocked:
         return current, f"budget exhausted: scale-up to {rec.value} refused ({rec.why})"
+    notes = [rec.why]
     left = _cooldown_left(history, now, policy.cooldown_up_s, {Direction.UP})
     if left > 0:
-        return current, f"scale-up to {rec.value} waits {left:.0f} s of cooldown ({rec.why})"
+        skip = _cooldown_skip(signals, policy, rec, current)
+        if skip is None:
+            return current, f"scale-up to {rec.value} waits {left:.0f} s of cooldown ({rec.why})"
+        notes.append(f"cooldown cut short: {skip}")
     desired = min(rec.value, current + policy.max_step_up)
-    limit = f", step limit {policy.max_step_up}" if desired < rec.value else ""
-    return desired, f"{rec.why}{limit}"
+    if desired < rec.value:
+        notes.append(f"step limit {policy.max_step_up}")
+    return desired, "; ".join(notes)
 
 
 def _scale_down(
@@ -202,16 +147,34 @@ def _scale_down(
             f"stabilizing: highest recommendation in the last {policy.stabilization_s:g} s "
             f"is {high} ({rec.why})"
         )
-    left = _cooldown_left(history, now, policy.cooldown_down_s, {Direction.UP, Direction.DOWN})
+    # An idle pool has nothing to settle after a scale-in and no work to move, so it goes
+    # straight to what the window allows; only a scale-up's cooldown still applies.
+    idle = signals.queue_depth + signals.reserved == 0 and signals.busy == 0
+    after = {Direction.UP} if idle else {Direction.UP, Direction.DOWN}
+    left = _cooldown_left(history, now, policy.cooldown_down_s, after)
     if left > 0:
         return current, f"scale-in to {high} waits {left:.0f} s of cooldown"
-    desired = max(high, current - policy.max_step_down, signals.busy, rec.floor)
+    step = current if idle else policy.max_step_down
+    desired = max(high, current - step, signals.busy, rec.floor)
     if desired >= current:
         return current, f"scale-in refused: {signals.busy} instance(s) busy"
     notes = [rec.why, f"no higher recommendation in {policy.stabilization_s:g} s"]
-    if desired > high:
+    if idle:
+        notes.append("idle, so without step limit")
+    elif desired > high:
         notes.append(f"step limit {policy.max_step_down}, {signals.busy} busy")
     return desired, "; ".join(notes)
+
+
+def _settling(history: Sequence[Decision], policy: ScalingPolicy, now: float) -> bool:
+    """Whether the last change was a scale-in less than a stabilization window ago."""
+    changes = [d for d in history if d.applied and d.direction != Direction.HOLD and d.at <= now]
+    last = max(changes, key=lambda d: d.at, default=None)
+    return (
+        last is not None
+        and last.direction == Direction.DOWN
+        and now - last.at <= policy.stabilization_s
+    )
 
 
 def decide(
@@ -229,13 +192,13 @@ def decide(
     except back up to the minimum. Raises ``ConfigError`` for a malformed time-of-day range.
     """
     history = [d for d in history if (d.agent_type, d.pool) == (signals.agent_type, signals.pool)]
-    rec = recommend(signals, policy, now, current=current)
+    rec = recommend(signals, policy, now, current=current, settling=_settling(history, policy, now))
     if current > policy.max:
         desired, reason = policy.max, f"above the maximum of {policy.max}"
     elif current < rec.floor:
         desired, reason = rec.floor, f"below the minimum of {rec.floor}"
     elif rec.value > current:
-        desired, reason = _scale_up(policy, rec, history, now, current, budget_blocked)
+        desired, reason = _scale_up(signals, policy, rec, history, now, current, budget_blocked)
     elif rec.value < current:
         desired, reason = _scale_down(signals, policy, rec, history, now, current)
     else:
@@ -252,6 +215,7 @@ def decide(
         "policy": policy.model_dump(),
         "min_now": rec.floor,
         "by_backlog": rec.by_backlog,
+        "by_rate": rec.by_rate,
         "by_latency": rec.by_latency,
         "by_trend": rec.by_trend,
         "raw": rec.raw,

@@ -16,9 +16,13 @@ from workers import keys
 
 #: Samples kept per pool: at the default 5 s interval about five minutes, more than any window.
 MAX_SAMPLES = 64
-#: Rates and slope look back one minute: long enough to smooth single polls, short enough to
-#: follow a burst.
+#: Samples are kept this far back; the backlog slope looks back the whole minute (long enough
+#: to smooth single polls for a 30 s projection).
 RATE_WINDOW_S = 60.0
+#: Arrival and completion rates look back at least this long: the load they give sizes the
+#: pool, so they must follow the end of a burst within seconds, yet count enough arrivals
+#: (ten seconds at one a second) that one unlucky poll does not read as a rise.
+LOAD_WINDOW_S = 10.0
 #: Two readings closer than this give no meaningful rate.
 MIN_SPAN_S = 1.0
 #: A pool that is no longer configured loses its samples after an hour.
@@ -30,17 +34,24 @@ class Sample:
     """One reading: backlog, completions since the previous reading, per-instance counters.
 
     ``counters`` maps an instance to (processed + failed, started_at) so the next reading can
-    tell growth from a restarted counter.
+    tell growth from a restarted counter. ``service_s`` is the instances' mean run time then.
     """
 
     t: float
     backlog: int
     done: int | None = None
     counters: dict[str, tuple[int, float]] = field(default_factory=dict)
+    service_s: float | None = None
 
     def to_json(self) -> str:
         return json.dumps(
-            {"t": self.t, "backlog": self.backlog, "done": self.done, "counters": self.counters}
+            {
+                "t": self.t,
+                "backlog": self.backlog,
+                "done": self.done,
+                "counters": self.counters,
+                "service_s": self.service_s,
+            }
         )
 
     @classmethod
@@ -48,21 +59,32 @@ class Sample:
         data = json.loads(text)
         counters = {k: (int(v[0]), float(v[1])) for k, v in (data.get("counters") or {}).items()}
         done = data.get("done")
+        service = data.get("service_s")
         return cls(
             t=float(data["t"]),
             backlog=int(data["backlog"]),
             done=None if done is None else int(done),
             counters=counters,
+            service_s=None if service is None else float(service),
         )
 
 
 @dataclass(frozen=True, slots=True)
 class Rates:
-    """Messages per second; None when the samples do not span enough time."""
+    """Messages per second; None when the samples do not span enough time.
+
+    ``last_arrival_rate`` and ``last_completion_rate`` cover only the interval since the
+    previous reading: the first to show a burst begin or end. ``service_time_s`` averages the
+    readings' mean run times over the window, because one instance's moving average alone
+    swings by a third with lognormal run times.
+    """
 
     arrival_rate: float | None = None
     completion_rate: float | None = None
     backlog_slope: float | None = None
+    last_arrival_rate: float | None = None
+    last_completion_rate: float | None = None
+    service_time_s: float | None = None
 
 
 def completions_since(
@@ -97,18 +119,37 @@ def slope(points: list[tuple[float, float]]) -> float | None:
     return sum((t - mean_t) * (v - mean_v) for t, v in points) / var
 
 
-def rates(window: list[Sample]) -> Rates:
-    """Arrival and completion rates and backlog slope over samples, in any order."""
+def recent(ordered: list[Sample], span_s: float) -> list[Sample]:
+    """The shortest run of newest samples spanning at least ``span_s`` (all when none does)."""
+    newest = ordered[-1].t
+    start = max((i for i, s in enumerate(ordered) if s.t <= newest - span_s), default=0)
+    return ordered[start:]
+
+
+def rates(window: list[Sample], load_window_s: float = LOAD_WINDOW_S) -> Rates:
+    """Rates over the newest ``load_window_s`` of the samples, slope over all; any order."""
     ordered = sorted(window, key=lambda s: s.t)
+    times = [s.service_s for s in ordered if s.service_s is not None]
+    service = sum(times) / len(times) if times else None
     if len(ordered) < 2 or ordered[-1].t - ordered[0].t < MIN_SPAN_S:
-        return Rates()
-    span = ordered[-1].t - ordered[0].t
-    done = sum(s.done or 0 for s in ordered[1:])
-    arrived = ordered[-1].backlog - ordered[0].backlog + done
+        return Rates(service_time_s=service)
+    near = recent(ordered, load_window_s)
+    span = near[-1].t - near[0].t
+    done = sum(s.done or 0 for s in near[1:])
+    arrived = near[-1].backlog - near[0].backlog + done
+    before, last = ordered[-2], ordered[-1]
+    gap = last.t - before.t
+    last_arrival = last_completion = None
+    if gap >= MIN_SPAN_S:
+        last_completion = (last.done or 0) / gap
+        last_arrival = max(0.0, (last.backlog - before.backlog + (last.done or 0)) / gap)
     return Rates(
         arrival_rate=max(0.0, arrived / span),
         completion_rate=done / span,
         backlog_slope=slope([(s.t, float(s.backlog)) for s in ordered]),
+        last_arrival_rate=last_arrival,
+        last_completion_rate=last_completion,
+        service_time_s=service,
     )
 
 
@@ -132,12 +173,14 @@ def update(
     backlog: int,
     counters: dict[str, tuple[int, float]],
     record: bool,
+    service_s: float | None = None,
 ) -> tuple[Rates, tuple[float, ...]]:
     """Rates including a reading taken at ``now``, and the start times of the instances that
     appeared since the previous reading; with ``record`` the reading is stored."""
     stored = [s for s in load(client, agent_type, pool) if s.t < now]
     previous = max(stored, key=lambda s: s.t, default=None)
-    current = Sample(now, backlog, completions_since(previous, counters), counters)
+    done = completions_since(previous, counters)
+    current = Sample(now, backlog, done, counters, service_s)
     if record:
         key = keys.scale_samples(agent_type, pool)
         pipe = client.pipeline(transaction=True)

@@ -24,6 +24,9 @@ from workers.settings import Settings
 #: An instance registered within this many heartbeat TTLs but no longer beating counts as
 #: lost: the pool's picture is incomplete, so scale-in waits. Older entries are forgotten.
 LOST_WINDOW_TTLS = 5.0
+#: Tasks after which an instance's moving-average run time (weight 0.2 per task) has all but
+#: forgotten its first, warm-up task (0.8 ** 10 ≈ 0.1).
+WARM_TASKS = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +37,10 @@ class PoolSignals:
     draining instance finishes there or goes back to the queue. ``new_instance_starts`` are
     the start times (first heartbeat) of instances that appeared since the previous recorded
     reading; with the time of the scale-up that ordered them they give the boot time.
+    ``service_time_s`` is the healthy instances' mean task run time, averaged over the rate
+    window (None before any finished a task); with the rates it gives the load in busy slots.
+    ``last_arrival_rate`` and ``last_completion_rate`` cover only the interval since the
+    previous recorded reading.
     ``problems`` lists, in plain words, why the reading is incomplete; the decision refuses to
     scale in while it is not empty.
     """
@@ -58,6 +65,9 @@ class PoolSignals:
     arrival_rate: float | None = None
     completion_rate: float | None = None
     backlog_slope: float | None = None
+    last_arrival_rate: float | None = None
+    last_completion_rate: float | None = None
+    service_time_s: float | None = None
     heartbeat_age_s: float | None = None
     max_age_s: float = 6.0
     new_instance_starts: tuple[float, ...] = ()
@@ -108,6 +118,7 @@ class Heartbeat:
     completed: int
     cpu_percent: float | None
     memory_percent: float | None
+    run_time_ms: float | None
     started_at: float
     updated_at: float
 
@@ -136,6 +147,7 @@ def parse_heartbeat(instance: str, data: dict[Any, Any], score: float) -> Heartb
         completed=int(raw.get("processed") or 0) + int(raw.get("failed") or 0),
         cpu_percent=_float(raw, "cpu_percent"),
         memory_percent=_float(raw, "mem_percent"),
+        run_time_ms=_float(raw, "ewma_latency_ms"),
         started_at=_float(raw, "started_at") or 0.0,
         updated_at=_float(raw, "updated_at") or score,
     )
@@ -203,6 +215,23 @@ def _mean(values: list[float | None]) -> float | None:
     return sum(known) / len(known) if known else None
 
 
+def _service_time(beats: list[Heartbeat]) -> float | None:
+    """Mean task run time in seconds, each instance weighted by the tasks it has finished (up
+    to ``WARM_TASKS``); an instance that finished nothing yet reports 0 and is left out.
+
+    An instance's moving average starts at its first task, worker warm-up included, and
+    takes about ten tasks to forget it: a freshly started instance must not set the pool's
+    run time.
+    """
+    weighted = [
+        (max(1, min(b.completed, WARM_TASKS)), b.run_time_ms) for b in beats if b.run_time_ms
+    ]
+    total = sum(w for w, _ in weighted)
+    if not total:
+        return None
+    return sum(w * ms for w, ms in weighted) / total / 1000
+
+
 def read_signals(
     client: redis.Redis,
     agent_type: str,
@@ -239,6 +268,7 @@ def read_signals(
         backlog=depth + sum(b.active + b.reserved for b in beats),
         counters={b.instance: (b.completed, b.started_at) for b in beats},
         record=record,
+        service_s=_service_time(healthy),
     )
     return PoolSignals(
         agent_type=agent_type,
@@ -261,6 +291,9 @@ def read_signals(
         arrival_rate=rates.arrival_rate,
         completion_rate=rates.completion_rate,
         backlog_slope=rates.backlog_slope,
+        last_arrival_rate=rates.last_arrival_rate,
+        last_completion_rate=rates.last_completion_rate,
+        service_time_s=rates.service_time_s,
         heartbeat_age_s=max((now - b.updated_at for b in beats), default=None),
         new_instance_starts=appeared,
         max_age_s=ttl,
