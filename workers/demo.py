@@ -10,6 +10,7 @@ import itertools
 import json
 import statistics
 import time
+import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -58,13 +59,18 @@ PROMPTS: dict[str, list[str]] = {
 TERMINAL = {"SUCCESS", "FAILURE", "REVOKED"}
 
 
-def plan(agent_types: list[str], n: int) -> Iterator[tuple[str, str]]:
-    """``n`` (agent type, prompt) pairs cycling over the types; prompts made unique."""
+def plan(agent_types: list[str], n: int, run: str = "") -> Iterator[tuple[str, str]]:
+    """``n`` (agent type, prompt) pairs cycling over the types.
+
+    Prompts are unique within a run and, with a ``run`` tag, across runs: a rerun exercises
+    the providers again instead of being answered by the response cache.
+    """
     cycle = itertools.cycle(agent_types)
+    tag = f", run {run}" if run else ""
     for i in range(n):
         agent = next(cycle)
         prompts = PROMPTS.get(agent) or ["Describe your role in one paragraph."]
-        yield agent, f"{prompts[i % len(prompts)]} (request {i + 1})"
+        yield agent, f"{prompts[i % len(prompts)]} (request {i + 1}{tag})"
 
 
 @dataclass
@@ -161,7 +167,7 @@ def run_burst(
     """Submit ``n`` tasks, follow them until final or ``timeout_s``; (tracker, seconds)."""
     tracker = Tracker(app, client)
     started = time.monotonic()
-    for agent, prompt in plan(agent_types, n):
+    for agent, prompt in plan(agent_types, n, run=uuid.uuid4().hex[:8]):
         tracker.handles.append(submit(agent, prompt, app=app))
     deadline = started + timeout_s
     while not tracker.done and time.monotonic() < deadline:
