@@ -22,6 +22,12 @@ _ALIGNED = re.compile(r".*\S(?: {2,}|\t)\S.*\S(?: {2,}|\t)\S")
 _YAML_HEADER = re.compile(r"^([ \t]*)(?:- )?[A-Za-z_][\w.-]*:[ \t]*$")
 _YAML_KEY = re.compile(r"^([ \t]*)(?:- )?[A-Za-z_][\w.-]*:(?:[ \t]|$)")
 _DECODER = json.JSONDecoder()
+#: First characters a line must start with for each pattern to match: cheap tests that let
+#: a line of prose skip the regexes.
+_INDENTS = " \t"
+_FENCE_HEADS = " `~"
+_TABLE_HEADS = " \t|"
+_LOG_HEADS = " \t[0123456789TDINWEFC"
 
 Block = tuple[int, int, str]
 
@@ -52,37 +58,43 @@ def _block_at(
 ) -> tuple[int, int, str] | None:
     """(last line index, end offset, kind) of a block starting at line ``i``, or None."""
     line = lines[i]
+    head = line[:1]
+    indented = head in _INDENTS
     end_of = lambda j: offsets[j] + len(lines[j])  # noqa: E731
-    fence = _FENCE.match(line)
+    fence = _FENCE.match(line) if head in _FENCE_HEADS else None
     if fence:
         last = _fence_end(lines, i, fence.group(1))
         kind = "json" if _is_json_fence(lines, i, last, fence.group(2)) else "code"
         return last, end_of(last), kind
-    if _INDENTED.match(line) and _starts_paragraph(lines, i):
+    if indented and _INDENTED.match(line) and _starts_paragraph(lines, i):
         last = _indented_end(lines, i)
         return last, end_of(last), "code"
-    stripped = line.lstrip()
+    stripped = line.lstrip() if indented else line
     if stripped[:1] in ("{", "["):
         found = _json_at(text, offsets[i] + len(line) - len(stripped))
         if found is not None:
             last = _line_of(offsets, found, i)
             return last, found, "json"
-    for pattern, kind in ((_TABLE, "table"), (_LOG, "log")):
-        if pattern.match(line):
+    for pattern, kind, heads in ((_TABLE, "table", _TABLE_HEADS), (_LOG, "log", _LOG_HEADS)):
+        if head in heads and pattern.match(line):
             last = i
             while last + 1 < len(lines) and pattern.match(lines[last + 1]):
                 last += 1
             return last, end_of(last), kind
-    if _ALIGNED.match(line) and i + 1 < len(lines) and _ALIGNED.match(lines[i + 1]):
+    if _aligned(line) and i + 1 < len(lines) and _aligned(lines[i + 1]):
         last = i + 1
-        while last + 1 < len(lines) and _ALIGNED.match(lines[last + 1]):
+        while last + 1 < len(lines) and _aligned(lines[last + 1]):
             last += 1
         return last, end_of(last), "code"
-    if _YAML_HEADER.match(line):
+    if line.rstrip(" \t").endswith(":") and _YAML_HEADER.match(line):
         last = _yaml_end(lines, i)
         if last > i:
             return last, end_of(last), "yaml"
     return None
+
+
+def _aligned(line: str) -> bool:
+    return ("  " in line or "\t" in line) and _ALIGNED.match(line) is not None
 
 
 def _fence_end(lines: list[str], i: int, opener: str) -> int:

@@ -8,7 +8,7 @@ change, what it stands for; ``restore`` puts the spans back.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from workers.errors import InvalidInput
@@ -23,6 +23,7 @@ _BASE_B = 0x100000
 _SIZE_B = 0xFFFE
 SENTINEL_CLASS = "[\U000f0000-\U0010fffd]"
 SENTINEL_RE = re.compile(SENTINEL_CLASS)
+_NOT_ASCII = re.compile("[^\x00-\x7f\U000f0000-\U0010fffd]")
 #: The first sentinels, precomputed: almost every prompt has fewer spans than this.
 _CACHED = 4096
 _FIRST = [chr(_BASE_A + i) for i in range(_CACHED)]
@@ -67,6 +68,25 @@ class Doc:
     def is_block(self, char: str) -> bool:
         return is_sentinel(char) and self.span(char).kind in BLOCK_KINDS
 
+    def ascii_words(self) -> bool:
+        """True if every character outside sentinels is ASCII: word regexes may then use
+        ASCII classes, which are faster than Unicode ones and match the same here."""
+        found = self.memo.get("ascii")
+        if found is None:
+            found = self.memo["ascii"] = _NOT_ASCII.search(self.text) is None
+        return found
+
+    def mentions(self, anchors: frozenset[str]) -> bool:
+        """True if any of ``anchors`` (lower-case) occurs in the text, in any case.
+
+        A cheap test before a pass runs a phrase regex: a phrase can only match where its
+        anchor word occurs (see ``Phrasebook.anchors``); meant for short anchor lists.
+        """
+        lower = self.memo.get("lower")
+        if lower is None:
+            lower = self.memo["lower"] = self.text.lower()
+        return any(anchor in lower for anchor in anchors)
+
     def restore(self, text: str | None = None) -> str:
         """The real text of ``text`` (default: this doc's masked text)."""
         masked = self.text if text is None else text
@@ -80,16 +100,16 @@ class Doc:
         return SENTINEL_RE.sub(lambda m: self.span(m.group()).canonical, text)
 
     def with_text(self, text: str) -> Doc:
-        return replace(self, text=text, memo={})
+        return Doc(text, self.spans, {}, self.shared)
 
     def with_spans(self, text: str, spans: tuple[Span, ...]) -> Doc:
         """New masked text that may use spans appended to the table."""
-        return replace(self, text=text, spans=spans, memo={})
+        return Doc(text, spans, {}, self.shared)
 
     def with_span(self, index: int, span: Span) -> Doc:
         spans = list(self.spans)
         spans[index] = span
-        return replace(self, spans=tuple(spans), memo={})
+        return Doc(self.text, tuple(spans), {}, self.shared)
 
 
 def mask(text: str, book: Phrasebook, cache: LineCache | None = None) -> Doc:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 _SPACE = " \t"
 _CLOSERS = ".!?;:)]\n"
 
 
-@dataclass(frozen=True, order=True, slots=True)
-class Edit:
+class Edit(NamedTuple):
     """Replace ``text[start:end]`` by ``replacement``."""
 
     start: int

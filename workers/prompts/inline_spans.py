@@ -27,7 +27,8 @@ _MONTH = (
     + ")"
 )
 _ZONE = r"(?:UTC|GMT|CET|CEST|EET|EST|EDT|CST|CDT|MST|MDT|PST|PDT|IST|JST|AEST|Z)"
-_NUM = r"[0-9][0-9]*(?:[,_][0-9]{3})*(?:\.[0-9]+)*(?:[eE][+-]?[0-9]+)?(?:/[0-9]+)*"
+_NUM_REST = r"[0-9]*(?:[,_][0-9]{3})*(?:\.[0-9]+)*(?:[eE][+-]?[0-9]+)?(?:/[0-9]+)*"
+_NUM = "[0-9]" + _NUM_REST
 
 _SKIP = re.compile(r"\n[ \t]*(?:[0-9]{1,3}[.)](?=[ \t])|Example[ \t]+[0-9]{1,3}\b)")
 _SKIP_AT_START = re.compile(r"[ \t]*(?:[0-9]{1,3}[.)](?=[ \t])|Example[ \t]+[0-9]{1,3}\b)")
@@ -55,16 +56,25 @@ _DATE_DIGITS = re.compile(
     rf"|[0-9]?(?:st|nd|rd|th)?[ \t]+{_MONTH}\b(?:,?[ \t]+[0-9]{{4}}\b)?"
     r"|[0-9]?-[0-9]{1,2}\b(?![-\w]))"
 )
-_DATE_WORDS = re.compile(
+#: Month dates and quarters are two patterns: each then starts with a literal or a class,
+#: which lets the regex engine skip ahead in C.
+_DATE_MONTHS = re.compile(
     r"((?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*)"
     r"(?:\.?[ \t]+[0-9]{1,2}(?:st|nd|rd|th)?\b(?:,?[ \t]+[0-9]{4}\b)?|[ \t]+[0-9]{4}\b)"
-    r"|[QH][1-4][ \t]+[0-9]{4}\b"
 )
+_DATE_QUARTERS = re.compile(r"[QH][1-4][ \t]+[0-9]{4}\b")
+_DIGIT = re.compile("[0-9]")
 _MONTHS = frozenset(
     "Jan January Feb February Mar March Apr April May Jun June Jul July Aug August Sep Sept "
     "September Oct October Nov November Dec December".split()
 )
-_IDENT_START = re.compile(r"[A-Z0-9_][\w]*|\.[A-Za-z0-9]|--?[A-Za-z]|:[\w.*/-]*:")
+#: Where an identifier may start: ``[A-Z0-9_]\w*``, ``.x``, ``-x``, ``--x`` or ``:x:``. One
+#: leading class lets the engine skip ahead in C; the lookbehinds then say which it was. A
+#: lone Capitalized word ("Please", "The") fails here instead of in a Python step.
+_IDENT_START = re.compile(
+    r"[A-Z0-9_.:-](?:(?<=[A-Z])(?!(?<![A-Za-z0-9_.-].)[a-z]*(?![\w.:/@-]))\w*"
+    r"|(?<=[0-9_])\w*|(?<=\.)[A-Za-z0-9]|(?<=-)-?[A-Za-z]|(?<=:)[\w.*/-]*:)"
+)
 _JOINERS = frozenset(".-_:/@")
 _TOKEN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 _IDENT = re.compile(
@@ -98,12 +108,20 @@ def _opaque(text: str, lo: int, hi: int) -> Iterator[Candidate]:
         yield match.start(), match.end(), "opaque"
 
 
-def _plain(pattern: re.Pattern[str], kind: str) -> Detector:
+def _plain(pattern: re.Pattern[str], kind: str, marks: str) -> Detector:
+    """Every match of ``pattern``; the text must hold one of ``marks`` for any to exist."""
+
     def detect(text: str, lo: int, hi: int) -> Iterator[Candidate]:
+        if not any(mark in text for mark in marks):
+            return
         for match in pattern.finditer(text, lo, hi):
             yield match.start(), match.end(), kind
 
     return detect
+
+
+_inline_code = _plain(_CODE, "inline_code", "`")
+_placeholders = _plain(_PLACEHOLDER, "placeholder", "${<[%")
 
 
 def _skip(text: str, lo: int, hi: int) -> Iterator[Candidate]:
@@ -116,6 +134,8 @@ def _skip(text: str, lo: int, hi: int) -> Iterator[Candidate]:
 
 
 def _urls(text: str, lo: int, hi: int) -> Iterator[Candidate]:
+    if "://" not in text and "www." not in text:
+        return
     for match in _URL.finditer(text, lo, hi):
         start = match.start()
         if match.group() == "://":
@@ -131,6 +151,8 @@ def _urls(text: str, lo: int, hi: int) -> Iterator[Candidate]:
 
 
 def _emails(text: str, lo: int, hi: int) -> Iterator[Candidate]:
+    if "@" not in text:
+        return
     for match in _AT.finditer(text, lo, hi):
         start = match.start()
         while start > lo and text[start - 1] in _LOCAL_CHARS:
@@ -140,6 +162,8 @@ def _emails(text: str, lo: int, hi: int) -> Iterator[Candidate]:
 
 
 def _paths(text: str, lo: int, hi: int) -> Iterator[Candidate]:
+    if "/" not in text and ":\\" not in text:
+        return
     for match in _SLASH.finditer(text, lo, hi):
         start = match.start()
         if match.group() != "/":
@@ -158,14 +182,19 @@ def _paths(text: str, lo: int, hi: int) -> Iterator[Candidate]:
 
 
 def _dates(text: str, lo: int, hi: int) -> Iterator[Candidate]:
+    if _DIGIT.search(text, lo, hi) is None:  # every date has a digit
+        return
     for match in _DATE_DIGITS.finditer(text, lo, hi):
         start = match.start()
         if start == lo or not _is_word(text[start - 1]):
             yield start, match.end(), "datetime"
-    for match in _DATE_WORDS.finditer(text, lo, hi):
+    for match in _DATE_MONTHS.finditer(text, lo, hi):
         start = match.start()
-        month = match.group(1)
-        if (month is None or month in _MONTHS) and (start == lo or not _is_word(text[start - 1])):
+        if match.group(1) in _MONTHS and (start == lo or not _is_word(text[start - 1])):
+            yield start, match.end(), "datetime"
+    for match in _DATE_QUARTERS.finditer(text, lo, hi):
+        start = match.start()
+        if start == lo or not _is_word(text[start - 1]):
             yield start, match.end(), "datetime"
 
 
@@ -213,14 +242,17 @@ def _quoted(text: str, lo: int, hi: int) -> Iterator[Candidate]:
 
 
 @lru_cache(maxsize=8)
-def _word_detectors(
-    protected_words: frozenset[str], units: frozenset[str]
-) -> tuple[Detector, Detector]:
+def _detectors(protected_words: frozenset[str], units: frozenset[str]) -> tuple[Detector, ...]:
+    """All detectors in rank order: on equal starts the one listed first wins."""
     variants = {v for w in protected_words for v in (w, w.capitalize(), w.upper())}
     words = re.compile(words_pattern(variants) + r"\b")
     unit_alt = "|".join(re.escape(u) for u in sorted(units, key=len, reverse=True))
     tail = rf"(?:[ \t]?%|[kKMBx×](?!\w))?(?:[ \t]?(?:{unit_alt})(?!\w))?"
-    number = re.compile(rf"[$€£¥₹][ \t]?[+-]?{_NUM}{tail}|[+-]{_NUM}{tail}|{_NUM}{tail}")
+    # One leading class (then a lookbehind says which it was) lets the engine skip ahead.
+    number = re.compile(
+        rf"[$€£¥₹+\-0-9](?:(?<=[$€£¥₹])[ \t]?[+-]?{_NUM}|(?<=[+-]){_NUM}|(?<=[0-9]){_NUM_REST})"
+        + tail
+    )
 
     def negations(text: str, lo: int, hi: int) -> Iterator[Candidate]:
         for match in words.finditer(text, lo, hi):
@@ -240,7 +272,20 @@ def _word_detectors(
             if start == lo or not (_is_word(text[start - 1]) or text[start - 1] == "."):
                 yield start, match.end(), "number"
 
-    return negations, numbers
+    return (
+        _skip,
+        _inline_code,
+        _opaque,
+        _placeholders,
+        _urls,
+        _emails,
+        _paths,
+        _dates,
+        negations,
+        numbers,
+        _identifiers,
+        _quoted,
+    )
 
 
 def find_inline(
@@ -253,33 +298,17 @@ def find_inline(
     """Inline spans of ``text[start:end]`` as sorted, non-overlapping (start, end, kind)."""
     if start >= end:
         return []
-    negations, numbers = _word_detectors(protected_words, units)
-    detectors: tuple[Detector, ...] = (
-        _skip,
-        _plain(_CODE, "inline_code"),
-        _opaque,
-        _plain(_PLACEHOLDER, "placeholder"),
-        _urls,
-        _emails,
-        _paths,
-        _dates,
-        negations,
-        numbers,
-        _identifiers,
-        _quoted,
-    )
     candidates: list[tuple[int, int, int, int, str]] = []
-    for rank, detect in enumerate(detectors):
-        for s, e, kind in detect(text, start, end):
-            if e > s:
-                candidates.append((s, rank, -e, e, kind))
+    for rank, detect in enumerate(_detectors(protected_words, units)):
+        found = detect(text, start, end)
+        candidates.extend((s, rank, -e, e, kind) for s, e, kind in found if e > s)
     candidates.sort()
-    found: list[tuple[int, int, str]] = []
+    spans: list[tuple[int, int, str]] = []
     cursor = start
     for s, _, _, e, kind in candidates:
         if s < cursor:
             continue
         cursor = e
         if kind != "skip":
-            found.append((s, e, kind))
-    return found
+            spans.append((s, e, kind))
+    return spans

@@ -14,6 +14,8 @@ from workers.prompts.phrasebook import Phrasebook
 #: Savings are quoted per this many calls: per-call figures are fractions of a cent.
 CALLS_PER_QUOTE = 1000
 _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)*")
+#: ``_WORD`` for lower-case text that is ASCII outside sentinels (see ``Doc.ascii_words``).
+_ASCII_WORD = re.compile(r"[a-z]+(?:'[a-z]+)*")
 
 
 def span_retention(before: Doc, after: Doc) -> float:
@@ -33,7 +35,7 @@ def span_retention(before: Doc, after: Doc) -> float:
 
 def content_words(doc: Doc, book: Phrasebook) -> set[str]:
     """Distinct words outside protected spans, stopwords and the phrase lists' vocabulary."""
-    words = set(_WORD.findall(doc.text.lower()))
+    words = set((_ASCII_WORD if doc.ascii_words() else _WORD).findall(doc.text.lower()))
     return words - book.stopwords - book.vocabulary
 
 

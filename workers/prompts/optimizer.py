@@ -32,6 +32,7 @@ from workers.prompts.metrics import (
 from workers.prompts.passes import Pass, PassContext, resolve
 from workers.prompts.phrasebook import DEFAULT_LANGUAGE, load_phrasebook
 from workers.prompts.spans import LineCache
+from workers.prompts.sweeps import Sweeper
 from workers.tokens import encoding_name
 
 #: Model whose encoding and price are used when the caller names none.
@@ -130,9 +131,8 @@ def optimize(
     chosen = resolve(passes)
     ctx = PassContext(book, max_examples)
     counter = TokenCounter(model)
-    text, fired, first, last = _run(prompt, chosen, ctx, counter)
     before = counter(prompt)
-    after = counter(text)
+    text, fired, first, last, after = _run(prompt, before, chosen, ctx, counter)
     if after > before:
         text, after, fired, last = prompt, before, [], first
     if last is first:  # nothing changed: everything was kept
@@ -161,46 +161,63 @@ def _emptied(before: str, after: str) -> bool:
 
 
 def _run(
-    prompt: str, chosen: list[Pass], ctx: PassContext, counter: TokenCounter
-) -> tuple[str, list[str], Doc, Doc]:
-    """Sweep the passes until none changes anything: (text, passes fired, first, last doc).
+    prompt: str, tokens: int, chosen: list[Pass], ctx: PassContext, counter: TokenCounter
+) -> tuple[str, list[str], Doc, Doc, int]:
+    """Sweep the passes until none changes anything.
+
+    ``tokens`` is the prompt's count; returns (text, passes fired, first doc, last doc, the
+    text's count).
 
     Spans are detected once up front; edits carry them along as sentinels. At a fixpoint
     the text is masked afresh: if detection sees the same spans, a fresh run would change
     nothing either (passes ignore which sentinel is which), so that fixpoint is final and a
     second ``optimize`` returns its input. Otherwise the sweeps go on from the fresh doc.
     A pass is skipped on a doc it already left unchanged.
+
+    A sweep's changes are counted once, together: when they shrink the prompt they are
+    all kept; otherwise the sweep is replayed one pass at a time, each pass kept only if
+    it shrinks the prompt (fewer tokens, or as many and fewer bytes).
     """
     text = prompt
-    cost = (counter(text), len(text.encode("utf-8")))
+    cost = (tokens, len(text.encode("utf-8")))
     fired: list[str] = []
     lines: LineCache = {}
     first = doc = fresh = mask(text, ctx.book, lines)
-    unchanged: dict[str, Doc] = {}
+    sweeper = Sweeper(chosen, ctx)
     for _ in range(MAX_ROUNDS):
-        changed = False
-        for step in chosen:
-            if unchanged.get(step.name) is doc:
-                continue
-            new = step.apply(doc, ctx)
-            if new is doc:
-                unchanged[step.name] = doc
-                continue
+        new, names = sweeper.sweep(doc)
+        if new is not doc:
             candidate = new.restore()
             new_cost = (counter(candidate), len(candidate.encode("utf-8")))
-            if not new_cost < cost or _emptied(text, candidate):
-                unchanged[step.name] = doc
+            if new_cost < cost and not _emptied(text, candidate):
+                doc, text, cost = new, candidate, new_cost
+            else:  # the sweep as a whole does not shrink the prompt: replay it pass by pass
+                doc, text, cost, names = _careful_sweep(doc, text, cost, sweeper, counter)
+            fired.extend(name for name in names if name not in fired)
+            if names:
                 continue
-            doc, text, cost, changed = new, candidate, new_cost, True
-            if step.name not in fired:
-                fired.append(step.name)
-        if changed:
-            continue
         if doc is fresh:
-            return text, fired, first, fresh
+            return text, fired, first, fresh, cost[0]
         fresh = mask(text, ctx.book, lines)
         if signature(fresh) == signature(doc):
-            return text, fired, first, fresh
+            return text, fired, first, fresh, cost[0]
         doc = fresh
-        ctx.keys.clear()
-    return text, fired, first, mask(text, ctx.book)
+        sweeper.forget()
+    return text, fired, first, mask(text, ctx.book), cost[0]
+
+
+def _careful_sweep(
+    doc: Doc, text: str, cost: tuple[int, int], sweeper: Sweeper, counter: TokenCounter
+) -> tuple[Doc, str, tuple[int, int], list[str]]:
+    """Run each pass on the last kept doc and keep its result only if it shrinks the prompt."""
+    names: list[str] = []
+    for step in sweeper.passes:
+        new = sweeper.apply(step, doc)
+        if new is doc:
+            continue
+        candidate = new.restore()
+        new_cost = (counter(candidate), len(candidate.encode("utf-8")))
+        if new_cost < cost and not _emptied(text, candidate):
+            doc, text, cost = new, candidate, new_cost
+            names.append(step.name)
+    return doc, text, cost, names

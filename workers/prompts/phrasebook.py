@@ -18,6 +18,9 @@ _SEPARATOR = r"(?:[ \t]*\n[ \t]*|[ \t]+)"
 _APOSTROPHE = "['’]"
 _WORD_END = r"(?![\w'’-])"
 _PART = re.compile(r"\[([^\]]+)\]|(\S+)")
+_HEAD = re.compile(r"[A-Za-z'’]+")
+_PRONOUN_I = re.compile(r"^i(?=$|['’])")
+_OPTIONAL = re.compile(r"\[[^\]]*\]")
 
 
 @dataclass(frozen=True)
@@ -36,14 +39,54 @@ class Phrasebook:
     fillers: re.Pattern[str]
     openers: re.Pattern[str]
     hedges: re.Pattern[str]
+    #: Sentence starts that announce a repetition ("Again,", "As I said,").
+    repetitions: re.Pattern[str]
+    #: Sentence starts that only introduce what follows a colon ("Here is the log:").
+    introducers: re.Pattern[str]
+    #: Sentence ends that only present what follows a colon ("... looks like this:").
+    presenters: re.Pattern[str]
+    #: Phrases pointing at what follows that "this" or "these" can replace ("the following").
+    pointers: re.Pattern[str]
+    #: Each pointer's (singular, plural) short forms.
+    pointer_forms: dict[str, tuple[str, ...]]
+    #: Nouns a sentence that only announces what follows names ("here is some context").
+    announced: frozenset[str]
     #: Sentence-opening connectives ("Also,") after which an opener may still follow.
     discourse: re.Pattern[str]
+    #: Negating words (a subset of ``protected_words``): they reverse what follows.
+    negations: frozenset[str]
+    #: Words that, after a negation, only widen it: "do not X or Y" says "do not X".
+    widening_joints: frozenset[str]
+    #: Word sequences that make an addition a condition or an alternative: "cite sources if
+    #: asked" does not say "cite sources" (see ``subsumption``).
+    narrowing_joints: tuple[tuple[str, ...], ...]
+    #: Words naming a time unit: "the following week" means the next one.
+    time_words: frozenset[str]
+    #: Number words from two up: they make the noun after them plural.
+    number_words: frozenset[str]
+    #: Irregular past participles ("built", "written"); "-ed" words count without a list.
+    participles: frozenset[str]
+    #: Prepositions of place or time a shortened relative clause may keep ("which is from").
+    places: frozenset[str]
+    #: Verbs after which "that" opens a clause, not a relative one ("ensure that ...").
+    clause_verbs: frozenset[str]
+    #: Conjunctions after a comma that may precede a request: "..., so please check it".
+    lead_conjunctions: frozenset[str]
     #: Conjunctions opening a reason clause ("because"): "A, because B." also states "A".
     reasons: re.Pattern[str]
     #: Whole sentences that are pure boilerplate ("You are a helpful assistant.").
     boilerplate: frozenset[str]
+    #: Clauses about the writer that carry no task ("I'm at a loss", "so be patient with
+    #: me"), as lower-case words joined by spaces; ``asides`` drops them.
+    asides: frozenset[str]
     #: Finds any word a pleasantry or boilerplate sentence needs (a cheap first check).
     pleasantry_probe: re.Pattern[str]
+    #: Finds the anchor word of each aside: a sentence without one holds no aside.
+    aside_probe: re.Pattern[str]
+    #: Words that end a sentence without adding to it ("for me", "as well").
+    tails: re.Pattern[str]
+    #: Tails that only a request may lose ("Review this for me." but "It is hard for me.").
+    request_tails: frozenset[str]
     verbose: re.Pattern[str]
     verbose_map: dict[str, str]
     vocabulary: frozenset[str]
@@ -54,6 +97,12 @@ class Phrasebook:
     question_openers: frozenset[str]
     #: The raw phrase lists by name ("fillers", "openers", "hedges"), lower-case.
     lists: dict[str, tuple[str, ...]]
+    #: First words of the phrases of each list by name: a phrase can only start at a word
+    #: in this set (see ``head_word``), a test much cheaper than trying the regex.
+    heads: dict[str, frozenset[str]]
+    #: For each phrase list, one word per phrase that every spelling of it contains (the
+    #: longest): no anchor in a text, no match (see ``Doc.mentions``).
+    anchors: dict[str, frozenset[str]]
 
     def replacement(self, matched: str, next_word: str) -> str:
         """The short form of a matched verbose phrase.
@@ -64,8 +113,14 @@ class Phrasebook:
         short = self.verbose_map[normalize_phrase(matched)]
         plain, _, before_determiner = short.partition("|")
         if before_determiner and next_word.lower() in self.determiners:
-            return before_determiner
-        return plain
+            return _capital_i(before_determiner)
+        return _capital_i(plain)
+
+
+def head_word(text: str, pos: int) -> str:
+    """The word starting at ``pos``, lower-case with plain apostrophes ("" if none)."""
+    found = _HEAD.match(text, pos)
+    return found.group().lower().replace("’", "'") if found else ""
 
 
 def normalize_phrase(text: str) -> str:
@@ -92,7 +147,9 @@ def phrase_regex(phrases: list[str]) -> re.Pattern[str]:
     """
     alternatives = []
     for phrase in set(phrases):
-        for variant in {phrase, phrase[:1].upper() + phrase[1:], phrase.upper()}:
+        spellings = {phrase, phrase[:1].upper() + phrase[1:], phrase.upper()}
+        spellings |= {_capital_i(spelling) for spelling in spellings}
+        for variant in spellings:
             atoms: list[str] = []
             for n, word in enumerate(variant.split()):
                 if n:
@@ -102,6 +159,11 @@ def phrase_regex(phrases: list[str]) -> re.Pattern[str]:
                 atoms.append(_WORD_END)
             alternatives.append(atoms)
     return re.compile(r"(?<![\w'’-])" + trie_pattern(alternatives))
+
+
+def _capital_i(phrase: str) -> str:
+    """``phrase`` with the pronoun "i" written "I", as in text ("as I said", "I'd")."""
+    return " ".join(_PRONOUN_I.sub("I", word) for word in phrase.split(" "))
 
 
 def languages() -> list[str]:
@@ -128,8 +190,21 @@ def load_phrasebook(language: str = DEFAULT_LANGUAGE) -> Phrasebook:
 def _compile(language: str, data: dict) -> Phrasebook:
     lists = {
         key: [v for p in data[key] for v in expand_optional(normalize_phrase(p))]
-        for key in ("fillers", "openers", "hedges", "discourse_markers")
+        for key in (
+            "fillers",
+            "openers",
+            "hedges",
+            "discourse_markers",
+            "introducers",
+            "presenters",
+            "repetition_markers",
+            "tails",
+            "request_tails",
+        )
     }
+    boilerplate = [v for p in data["boilerplate_sentences"] for v in expand_optional(p.lower())]
+    asides = [v for p in data["aside_clauses"] for v in expand_optional(normalize_phrase(p))]
+    pointers: dict[str, str] = data["pointers"]
     verbose = {normalize_phrase(k): v for k, v in data["verbose"].items()}
     for phrase, short in data.get("verbose_optional", {}).items():
         verbose.update((spelling, short) for spelling in expand_optional(normalize_phrase(phrase)))
@@ -142,7 +217,9 @@ def _compile(language: str, data: dict) -> Phrasebook:
             list(verbose),
             data["pleasantry_words"],
             data["pleasantry_anchors"],
-            data["boilerplate_sentences"],
+            boilerplate,
+            asides,
+            list(pointers),
         ]
         for phrase in phrases
         for word in _WORD.findall(phrase)
@@ -161,12 +238,33 @@ def _compile(language: str, data: dict) -> Phrasebook:
         fillers=phrase_regex(lists["fillers"]),
         openers=phrase_regex(lists["openers"]),
         hedges=phrase_regex(lists["hedges"]),
+        introducers=phrase_regex(lists["introducers"]),
+        presenters=phrase_regex(lists["presenters"]),
+        pointers=phrase_regex([normalize_phrase(p) for p in pointers]),
+        pointer_forms={normalize_phrase(k): tuple(v.split("|")) for k, v in pointers.items()},
+        tails=phrase_regex([*lists["tails"], *lists["request_tails"]]),
+        request_tails=frozenset(lists["request_tails"]),
+        announced=lower("announced"),
+        repetitions=phrase_regex(lists["repetition_markers"]),
         discourse=phrase_regex(lists["discourse_markers"]),
+        negations=lower("negations"),
+        widening_joints=lower("widening_joints"),
+        narrowing_joints=tuple(
+            tuple(normalize_phrase(p).split()) for p in data["narrowing_joints"]
+        ),
+        time_words=lower("time_words"),
+        number_words=lower("number_words"),
+        participles=lower("participles"),
+        places=lower("places"),
+        clause_verbs=lower("clause_verbs"),
+        lead_conjunctions=lower("lead_conjunctions"),
         reasons=phrase_regex(data["reason_markers"]),
-        boilerplate=frozenset(normalize_phrase(p) for p in data["boilerplate_sentences"]),
+        boilerplate=frozenset(normalize_phrase(p) for p in boilerplate),
+        asides=frozenset(" ".join(_WORD.findall(phrase)) for phrase in asides),
+        aside_probe=phrase_regex(sorted(_anchors(data["aside_clauses"]))),
         pleasantry_probe=phrase_regex(
             [normalize_phrase(w) for w in data["pleasantry_anchors"]]
-            + [normalize_phrase(p).split()[-1] for p in data["boilerplate_sentences"]]
+            + [normalize_phrase(p).split()[-1] for p in boilerplate]
         ),
         verbose=phrase_regex(list(verbose)),
         verbose_map=verbose,
@@ -176,4 +274,46 @@ def _compile(language: str, data: dict) -> Phrasebook:
         opener_verb_words=lower("opener_verb_words"),
         question_openers=lower("question_openers"),
         lists={name: tuple(phrases) for name, phrases in lists.items()},
+        heads=_with_union(
+            {name: _heads(phrases) for name, phrases in lists.items()},
+            "opener_starts",
+            ("openers", "fillers", "discourse_markers"),
+        ),
+        anchors=_with_unions(
+            {
+                **{name: _anchors(data[name]) for name in lists},
+                "asides": _anchors(data["aside_clauses"]),
+                "pointers": _anchors(list(pointers)),
+            }
+        ),
     )
+
+
+def _heads(phrases: list[str]) -> frozenset[str]:
+    return frozenset(head_word(phrase, 0) for phrase in phrases)
+
+
+def _with_union(
+    heads: dict[str, frozenset[str]], name: str, parts: tuple[str, ...]
+) -> dict[str, frozenset[str]]:
+    heads[name] = frozenset().union(*(heads[part] for part in parts))
+    return heads
+
+
+def _with_unions(anchors: dict[str, frozenset[str]]) -> dict[str, frozenset[str]]:
+    """Add the anchor sets passes test together (a pass may use several lists)."""
+    anchors["introductions"] = anchors["introducers"] | anchors["presenters"]
+    anchors["all_tails"] = anchors["tails"] | anchors["request_tails"]
+    return anchors
+
+
+def _anchors(phrases: list[str]) -> frozenset[str]:
+    """The longest whole word outside ``[optional]`` parts of each phrase, else its longest
+    run of letters ("here" of "here's": still a substring of every spelling)."""
+    found = set()
+    for phrase in phrases:
+        mandatory = _OPTIONAL.sub(" ", phrase.lower())
+        words = [w for w in (w.strip(",:;.!?") for w in mandatory.split()) if w.isalpha()]
+        runs = words or re.findall("[a-z]+", mandatory)
+        found.add(max(runs, key=len) if runs else "")  # "" occurs in every text
+    return frozenset(found)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
-from workers.prompts.doc import SENTINEL_CLASS, Doc, is_sentinel
+from workers.prompts.doc import SENTINEL_CLASS, Doc, is_sentinel, sentinel_index
+from workers.prompts.spans import Span
 
 _HEADING = re.compile(r"[ \t]{0,3}#{1,6}[ \t]")
 _BULLET = re.compile(r"[ \t]*(?:[-*+•]|\d{1,3}[.)])[ \t]+(?=\S)")
@@ -16,7 +17,9 @@ _LABEL = re.compile(
 _FIRST_SENTINEL = "\U000f0000"
 _BULLET_HEADS = frozenset("-*+•")
 _ONLY_SENTINELS = re.compile(rf"[ \t]*(?:{SENTINEL_CLASS}[ \t]*)+")
-_BOUNDARY = re.compile(r"[.!?]+[\"')\]]*(?=[ \t\n]+\S)")
+#: A sentence end: punctuation, closing quotes or brackets, then space and (captured) the
+#: next visible character.
+_BOUNDARY = re.compile(r"[.!?]+[\"')\]]*(?=[ \t\n]+(\S))")
 _ABBREVIATIONS = frozenset(
     "etc vs inc ltd co corp dr mr mrs ms st no approx incl fig al cf resp e.g i.e".split()
 )
@@ -34,8 +37,7 @@ class LineKind(StrEnum):
     PROSE = "prose"
 
 
-@dataclass(frozen=True, slots=True)
-class Line:
+class Line(NamedTuple):
     """One line: [start, end) without its newline; ``body`` is where its content begins."""
 
     start: int
@@ -44,8 +46,7 @@ class Line:
     body: int
 
 
-@dataclass(frozen=True, slots=True)
-class Sentence:
+class Sentence(NamedTuple):
     """A sentence of prose, a bullet item or a label's value; ``end`` includes its period."""
 
     start: int
@@ -105,20 +106,26 @@ def _classify(raw: str, start: int, end: int) -> Line:
 
 def sentences(doc: Doc, lines: list[Line]) -> list[Sentence]:
     """Sentences of prose runs (consecutive prose lines), bullet items and label values."""
+    return _sentences(doc.text, doc.spans, lines)
+
+
+def _sentences(text: str, spans: tuple[Span, ...], lines: list[Line]) -> list[Sentence]:
     found: list[Sentence] = []
     group = 0
     i = 0
-    while i < len(lines):
+    n = len(lines)
+    while i < n:
         line = lines[i]
-        if line.kind in (LineKind.BULLET, LineKind.LABEL):
-            found.extend(_split(doc, line.body, line.end, line.kind, group))
+        kind = line.kind
+        if kind is LineKind.BULLET or kind is LineKind.LABEL:
+            found.extend(_split(text, spans, line.body, line.end, kind, group))
             group += 1
             i += 1
-        elif line.kind is LineKind.PROSE:
+        elif kind is LineKind.PROSE:
             j = i
-            while j + 1 < len(lines) and lines[j + 1].kind is LineKind.PROSE:
+            while j + 1 < n and lines[j + 1].kind is LineKind.PROSE:
                 j += 1
-            found.extend(_split(doc, line.body, lines[j].end, LineKind.PROSE, group))
+            found.extend(_split(text, spans, line.body, lines[j].end, LineKind.PROSE, group))
             group += 1
             i = j + 1
         else:
@@ -126,21 +133,20 @@ def sentences(doc: Doc, lines: list[Line]) -> list[Sentence]:
     return found
 
 
-def _split(doc: Doc, start: int, end: int, kind: LineKind, group: int) -> list[Sentence]:
-    text = doc.text
+def _split(
+    text: str, table: tuple[Span, ...], start: int, end: int, kind: LineKind, group: int
+) -> list[Sentence]:
     spans: list[tuple[int, int]] = []
     cursor = start
     for match in _BOUNDARY.finditer(text, start, end):
-        if text[match.start()] == "." and _is_abbreviation(doc, text, cursor, match.start()):
+        if text[match.start()] == "." and _is_abbreviation(table, text, cursor, match.start()):
             continue
-        following = _next_visible(text, match.end(), end)
-        if following is None or (following.isalpha() and following.islower()):
+        following = match.group(1)
+        if following.isalpha() and following.islower():
             continue
         spans.append((cursor, match.end()))
-        cursor = _skip_space(text, match.end(), end)
-    tail_end = end
-    while tail_end > cursor and text[tail_end - 1] in " \t\n":
-        tail_end -= 1
+        cursor = match.start(1)
+    tail_end = cursor + len(text[cursor:end].rstrip(" \t\n"))
     if tail_end > cursor:
         spans.append((cursor, tail_end))
     last = len(spans) - 1
@@ -150,27 +156,16 @@ def _split(doc: Doc, start: int, end: int, kind: LineKind, group: int) -> list[S
     ]
 
 
-def _is_abbreviation(doc: Doc, text: str, start: int, end: int) -> bool:
+def _is_abbreviation(table: tuple[Span, ...], text: str, start: int, end: int) -> bool:
     """True if the period at ``end`` closes an abbreviation ("e.g.", "vs.", "Inc.")."""
     if end <= start:
         return False
     if is_sentinel(text[end - 1]):
-        return doc.span(text[end - 1]).text.lower() in _ABBREVIATIONS
+        return table[sentinel_index(text[end - 1])].text.lower() in _ABBREVIATIONS
     word = end
     while word > start and end - word < _LONGEST_ABBREVIATION and text[word - 1].isalpha():
         word -= 1
     return text[word:end].lower() in _ABBREVIATIONS
-
-
-def _next_visible(text: str, pos: int, end: int) -> str | None:
-    pos = _skip_space(text, pos, end)
-    return text[pos] if pos < end else None
-
-
-def _skip_space(text: str, pos: int, end: int) -> int:
-    while pos < end and text[pos] in " \t\n":
-        pos += 1
-    return pos
 
 
 def doc_lines(doc: Doc) -> list[Line]:
@@ -206,19 +201,22 @@ def _segment(doc: Doc) -> None:
         entry = cache.get(chunk)
         if entry is None:
             own = split_lines(chunk)
-            own_sentences = sentences(Doc(chunk, doc.spans), own)
+            own_sentences = _sentences(chunk, doc.spans, own)
             count = own_sentences[-1].group + 1 if own_sentences else 0
             entry = cache[chunk] = (own, own_sentences, count)
         own, own_sentences, count = entry
-        if offset:
+        if not offset:
+            lines.extend(own)
+            found.extend(own_sentences)
+        else:
             lines.append(Line(offset - 1, offset - 1, LineKind.BLANK, offset - 1))
-        lines.extend(
-            Line(ln.start + offset, ln.end + offset, ln.kind, ln.body + offset) for ln in own
-        )
-        found.extend(
-            Sentence(s.start + offset, s.end + offset, s.kind, s.group + groups, s.first, s.last)
-            for s in own_sentences
-        )
+            lines.extend([Line(a + offset, b + offset, k, c + offset) for a, b, k, c in own])
+            found.extend(
+                [
+                    Sentence(a + offset, b + offset, k, g + groups, first, last)
+                    for a, b, k, g, first, last in own_sentences
+                ]
+            )
         offset += len(chunk) + 2
         groups += count
     doc.memo["lines"] = lines

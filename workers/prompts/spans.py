@@ -9,9 +9,9 @@ Spans never overlap; an earlier or longer match wins.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
+from typing import NamedTuple
 
 from workers.prompts.block_spans import find_blocks
 from workers.prompts.inline_spans import find_inline
@@ -43,8 +43,7 @@ _KINDS = {kind.value: kind for kind in SpanKind}
 BLOCK_KINDS = frozenset({SpanKind.CODE, SpanKind.JSON, SpanKind.YAML, SpanKind.TABLE, SpanKind.LOG})
 
 
-@dataclass(frozen=True, slots=True)
-class Span:
+class Span(NamedTuple):
     """One protected piece of text: its kind and its exact bytes."""
 
     kind: SpanKind

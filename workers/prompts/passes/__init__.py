@@ -9,18 +9,23 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from workers.errors import UnknownName
+from workers.prompts.passes.asides import AsidesPass
 from workers.prompts.passes.base import Pass, PassContext
 from workers.prompts.passes.cap_examples import CapExamplesPass
+from workers.prompts.passes.clauses import ClausesPass
 from workers.prompts.passes.dedupe_examples import DedupeExamplesPass
 from workers.prompts.passes.dedupe_paragraphs import DedupeParagraphsPass
 from workers.prompts.passes.dedupe_sentences import DedupeSentencesPass
+from workers.prompts.passes.demonstratives import DemonstrativesPass
 from workers.prompts.passes.filler import FillerPass
 from workers.prompts.passes.fold_openers import FoldOpenersPass
 from workers.prompts.passes.hedges import HedgesPass
+from workers.prompts.passes.introducers import IntroducersPass
 from workers.prompts.passes.minify_json import MinifyJsonPass
 from workers.prompts.passes.minify_tables import MinifyTablesPass
 from workers.prompts.passes.openers import OpenersPass
 from workers.prompts.passes.pleasantries import PleasantriesPass
+from workers.prompts.passes.restatements import RestatementsPass
 from workers.prompts.passes.unicode import UnicodePass
 from workers.prompts.passes.verbose import VerbosePass
 from workers.prompts.passes.whitespace import WhitespacePass
@@ -38,10 +43,15 @@ REGISTRY: dict[str, Pass] = {
         UnicodePass(),
         WhitespacePass(),
         PleasantriesPass(),
+        AsidesPass(),
+        RestatementsPass(),
         OpenersPass(),
+        IntroducersPass(),
         FillerPass(),
         HedgesPass(),
         VerbosePass(),
+        ClausesPass(),
+        DemonstrativesPass(),
         DedupeExamplesPass(),
         CapExamplesPass(),
         DedupeParagraphsPass(),

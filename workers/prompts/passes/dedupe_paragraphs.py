@@ -12,7 +12,7 @@ from workers.prompts.edits import Edit, apply_edits
 from workers.prompts.examples import Paragraph, example_lines, paragraphs
 from workers.prompts.passes.base import PassContext
 from workers.prompts.segments import Line, LineKind, doc_lines
-from workers.prompts.similarity import key
+from workers.prompts.similarity import range_key
 
 #: Paragraphs shorter than this many key words are left to sentence dedupe (unless they
 #: carry a block: "Here is the log:" plus the log is worth dropping whole).
@@ -30,7 +30,7 @@ class DedupeParagraphsPass:
         for first, last in _units(doc, lines, paragraphs(lines)):
             if lines[first].start in in_examples or _only_blocks(lines, first, last):
                 continue
-            words = key(doc, doc.text[lines[first].start : lines[last].end], ctx.book, ctx.keys)
+            words = range_key(doc, lines[first].start, lines[last].end, ctx.book, ctx.keys)
             has_block = any(lines[i].kind is LineKind.BLOCK for i in range(first, last + 1))
             if len(words) < MIN_KEY_WORDS and not has_block:
                 continue

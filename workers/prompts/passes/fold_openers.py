@@ -48,7 +48,7 @@ def _opening(doc: Doc, start: int, end: int) -> str:
 
 def _foldable(doc: Doc, start: int, end: int) -> bool:
     body = doc.text[start:end]
-    return body.endswith(".") and not {";", ":", "\n"} & set(body)
+    return body.endswith(".") and ";" not in body and ":" not in body and "\n" not in body
 
 
 def _common_prefix(doc: Doc, runs: list[list[tuple[int, int, str]]]) -> int:
@@ -109,9 +109,12 @@ def _longest_run(doc: Doc, units: list[tuple[int, int]], i: int) -> tuple[int, i
     opening = _opening(doc, *units[i])
     if any(_opening(doc, *unit) != opening for unit in units[i + 1 : i + MIN_RUN]):
         return best_j, best_prefix
+    words = [_words(doc, s, e) for s, e in units[i : i + MIN_RUN]]
     j = i + MIN_RUN
     while j <= len(units):
-        prefix = _common_prefix(doc, [_words(doc, s, e) for s, e in units[i:j]])
+        if len(words) < j - i:
+            words.append(_words(doc, *units[j - 1]))
+        prefix = _common_prefix(doc, words)
         if prefix < MIN_PREFIX_WORDS:
             break
         best_j, best_prefix = j, prefix

@@ -21,6 +21,8 @@ class HedgesPass:
     name = "hedges"
 
     def apply(self, doc: Doc, ctx: PassContext) -> Doc:
+        if not doc.mentions(ctx.book.anchors["hedges"]):
+            return doc
         text = doc.text
         matches = list(ctx.book.hedges.finditer(text))
         if not matches:

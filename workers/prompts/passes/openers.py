@@ -16,7 +16,7 @@ import re
 from workers.prompts.doc import Doc, is_sentinel
 from workers.prompts.edits import Edit, apply_edits, remove_leading, skip_separator
 from workers.prompts.passes.base import PassContext
-from workers.prompts.phrasebook import Phrasebook, normalize_phrase
+from workers.prompts.phrasebook import Phrasebook, head_word, normalize_phrase
 from workers.prompts.segments import doc_sentences, sentence_starts
 from workers.prompts.spans import SpanKind
 
@@ -30,7 +30,10 @@ class OpenersPass:
         text = doc.text
         edits: list[Edit] = []
         ends = {s.start: s.end for s in doc_sentences(doc)}
+        starting = ctx.book.heads["opener_starts"]
         for start in sorted(sentence_starts(doc)):
+            if head_word(text, start) not in starting and text.find(", ", start, ends[start]) < 0:
+                continue  # no opener here and no lead an opener could follow
             capital = text[start].isupper()
             chain = _fitting_chain(doc, start, ctx.book)
             if not chain:
@@ -51,13 +54,20 @@ def _after_lead(text: str, start: int, end: int, book: Phrasebook) -> int:
     """Where a request may begin after a leading connective or clause, else -1.
 
     "Then, please run it" and "When you answer, please make sure that you cite sources"
-    keep their lead ("Then,", "When you answer,") and lose the opener after it.
+    keep their lead ("Then,", "When you answer,") and lose the opener after it, and so does
+    a clause joined by "so": "..., so it is important that you check" → "..., so check".
     """
-    marker = book.discourse.match(text, start)
+    heads = book.heads["discourse_markers"]
+    marker = book.discourse.match(text, start) if head_word(text, start) in heads else None
     if marker is not None:
         return skip_separator(text, marker.end())
     comma = text.find(", ", start, end)
-    return -1 if comma < 0 else comma + 2
+    if comma < 0:
+        return -1
+    after = comma + 2
+    if head_word(text, after) in book.lead_conjunctions:  # "..., so please check it"
+        return skip_separator(text, after + len(head_word(text, after)))
+    return after
 
 
 def _full_stop(text: str, start: int, ends: dict[int, int]) -> list[Edit]:
@@ -86,8 +96,9 @@ def _chain(text: str, start: int, book: Phrasebook, inner: bool) -> list[tuple[i
     chain: list[tuple[int, str]] = []
     pos = start
     while True:
-        match = book.openers.match(text, pos)
-        if match is None and not inner:
+        head = head_word(text, pos)
+        match = book.openers.match(text, pos) if head in book.heads["openers"] else None
+        if match is None and not inner and head in book.heads["fillers"]:
             match = book.fillers.match(text, pos)
         if match is None or (inner and match.group().endswith((",", ":"))):
             return chain

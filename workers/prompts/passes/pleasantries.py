@@ -9,6 +9,7 @@ checking the Terraform plan" stays.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 
 from workers.prompts.doc import SENTINEL_RE, Doc
 from workers.prompts.edits import Edit, apply_edits, remove_sentence
@@ -23,11 +24,12 @@ class PleasantriesPass:
 
     def apply(self, doc: Doc, ctx: PassContext) -> Doc:
         book = ctx.book
-        if not book.pleasantry_probe.search(doc.text):
+        hits = [match.start() for match in book.pleasantry_probe.finditer(doc.text)]
+        if not hits:
             return doc
         edits: list[Edit] = []
         for sentence in doc_sentences(doc):
-            if sentence.kind is LineKind.LABEL:
+            if sentence.kind is LineKind.LABEL or not _holds(hits, sentence.start, sentence.end):
                 continue
             body = doc.text[sentence.start : sentence.end]
             if SENTINEL_RE.search(body):
@@ -40,3 +42,9 @@ class PleasantriesPass:
             ):
                 edits.append(remove_sentence(doc.text, sentence.start, sentence.end))
         return doc.with_text(apply_edits(doc.text, edits)) if edits else doc
+
+
+def _holds(hits: list[int], start: int, end: int) -> bool:
+    """True if a probe hit (a word every pleasantry needs) lies in [start, end)."""
+    at = bisect_left(hits, start)
+    return at < len(hits) and hits[at] < end
