@@ -93,7 +93,10 @@ def test_killed_instance_is_excluded_and_its_messages_complete_elsewhere(
     for handle in handles + later:
         handle.get(timeout=60)
     per_task = Counter(e["task_id"] for e in _events(client) if e["status"] == "succeeded")
-    assert all(per_task[h.id] == 1 for h in handles + later), "lost or duplicated"
+    assert all(per_task[h.id] >= 1 for h in handles + later), "a task was lost"
+    # At-least-once: a task the victim finished but had not yet acknowledged when it died
+    # runs again (the rollup counts it once, by task id). Its concurrency is 1.
+    assert sum(per_task[h.id] - 1 for h in handles + later) <= 1, "duplicated beyond the kill"
     late_instances = {
         e["instance"] for e in _events(client) if e["task_id"] in {h.id for h in later}
     }
