@@ -13,8 +13,7 @@ def run(name: str, text: str) -> str:
 
 def test_asides_drop_clauses_about_the_writer() -> None:
     text = (
-        "I've been banging my head against this for a while now and I don't know what "
-        "else to try."
+        "I've been banging my head against this for a while now and I don't know what else to try."
     )
     assert run("asides", text) == "I don't know what else to try."
     assert run("asides", "I'm new to AWS so be patient with me.") == "I'm new to AWS."
@@ -154,6 +153,8 @@ def test_dedupe_sentences_keeps_an_item_a_narrower_one_does_not_imply(
         ("verbose", "I need your help with the report.", "Help me with the report."),
         ("verbose", "Help me understand the error.", "Explain the error."),
         ("verbose", "Write it in a concise way.", "Write it concisely."),
+        ("verbose", "Give me a short answer.", "Give a short answer."),
+        ("verbose", "At this point in time, we run 5 nodes.", "We run 5 nodes."),
         ("pleasantries", "I have a couple of questions. Is it safe?", "Is it safe?"),
     ],
 )

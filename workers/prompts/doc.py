@@ -13,7 +13,7 @@ from typing import Any
 
 from workers.errors import InvalidInput
 from workers.prompts.phrasebook import Phrasebook
-from workers.prompts.spans import BLOCK_KINDS, LineCache, Span, detect
+from workers.prompts.spans import BLOCK_KINDS, Span, detect
 
 #: First sentinel: Supplementary Private Use Area-A, never produced by normal text.
 _BASE_A = 0xF0000
@@ -82,10 +82,16 @@ class Doc:
         A cheap test before a pass runs a phrase regex: a phrase can only match where its
         anchor word occurs (see ``Phrasebook.anchors``); meant for short anchor lists.
         """
+        lower = self.lowered()
+        return any(anchor in lower for anchor in anchors)
+
+    def lowered(self) -> str:
+        """The text in lower case, computed once per text (only for cheap tests: lower-casing
+        may change lengths, so offsets into it are not offsets into the text)."""
         lower = self.memo.get("lower")
         if lower is None:
             lower = self.memo["lower"] = self.text.lower()
-        return any(anchor in lower for anchor in anchors)
+        return lower
 
     def restore(self, text: str | None = None) -> str:
         """The real text of ``text`` (default: this doc's masked text)."""
@@ -112,12 +118,9 @@ class Doc:
         return Doc(self.text, tuple(spans), {}, self.shared)
 
 
-def mask(text: str, book: Phrasebook, cache: LineCache | None = None) -> Doc:
-    """Detect protected spans of ``text`` and replace each by its sentinel.
-
-    ``cache`` (line text → inline spans) may be shared by masks of versions of one prompt.
-    """
-    found = detect(text, book.protected_words, book.units, cache)
+def mask(text: str, book: Phrasebook) -> Doc:
+    """Detect protected spans of ``text`` and replace each by its sentinel."""
+    found = detect(text, book.protected_words, book.units)
     parts: list[str] = []
     spans: list[Span] = []
     cursor = 0

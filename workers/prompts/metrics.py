@@ -13,9 +13,10 @@ from workers.prompts.phrasebook import Phrasebook
 
 #: Savings are quoted per this many calls: per-call figures are fractions of a cent.
 CALLS_PER_QUOTE = 1000
-_WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)*")
+#: A letter first (not a repeat) lets the engine scan for it quickly.
+_WORD = re.compile(r"[^\W\d_][^\W\d_]*(?:'[^\W\d_]+)*")
 #: ``_WORD`` for lower-case text that is ASCII outside sentinels (see ``Doc.ascii_words``).
-_ASCII_WORD = re.compile(r"[a-z]+(?:'[a-z]+)*")
+_ASCII_WORD = re.compile(r"[a-z][a-z]*(?:'[a-z]+)*")
 
 
 def span_retention(before: Doc, after: Doc) -> float:

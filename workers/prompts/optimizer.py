@@ -1,8 +1,10 @@
 """The optimizer pipeline and its guarantees.
 
-* Never more tokens: a pass's result is kept only if it has fewer tokens than its input
-  (or as many tokens and fewer bytes), counted with the model's tiktoken encoding exactly
-  as ``workers.tokens.count_tokens`` does; the input is returned if the result were longer.
+* Never more tokens: a sweep's changes are kept only if they leave fewer tokens (or as
+  many tokens and fewer bytes), counted with the model's tiktoken encoding exactly as
+  ``workers.tokens.count_tokens`` does; a sweep that does not shrink the prompt is replayed
+  pass by pass, keeping each pass only if it shrinks it. The input is returned if the
+  result were longer.
 * Idempotent: passes sweep until none changes anything and a fresh detection of spans on
   the result sees the same spans; optimizing the output again repeats that empty sweep.
 * A prompt with words never comes back without any ("Hello!" stays "Hello!").
@@ -31,14 +33,13 @@ from workers.prompts.metrics import (
 )
 from workers.prompts.passes import Pass, PassContext, resolve
 from workers.prompts.phrasebook import DEFAULT_LANGUAGE, load_phrasebook
-from workers.prompts.spans import LineCache
 from workers.prompts.sweeps import Sweeper
 from workers.tokens import encoding_name
 
 #: Model whose encoding and price are used when the caller names none.
 DEFAULT_MODEL = "gpt-4o-mini"
 #: Bump when a pass changes what it outputs, so stored template versions are made again.
-PIPELINE_VERSION = 1
+PIPELINE_VERSION = 2
 #: Safety net only: every kept change shrinks (tokens, bytes); prompts settle in 2-4 sweeps.
 MAX_ROUNDS = 32
 
@@ -181,8 +182,7 @@ def _run(
     text = prompt
     cost = (tokens, len(text.encode("utf-8")))
     fired: list[str] = []
-    lines: LineCache = {}
-    first = doc = fresh = mask(text, ctx.book, lines)
+    first = doc = fresh = mask(text, ctx.book)
     sweeper = Sweeper(chosen, ctx)
     for _ in range(MAX_ROUNDS):
         new, names = sweeper.sweep(doc)
@@ -198,7 +198,7 @@ def _run(
                 continue
         if doc is fresh:
             return text, fired, first, fresh, cost[0]
-        fresh = mask(text, ctx.book, lines)
+        fresh = mask(text, ctx.book)
         if signature(fresh) == signature(doc):
             return text, fired, first, fresh, cost[0]
         doc = fresh

@@ -9,18 +9,20 @@ from functools import lru_cache
 from importlib import resources
 
 from workers.errors import ConfigError, UnknownName
-from workers.prompts.trie import trie_pattern
+from workers.prompts.phrases import (
+    anchors,
+    capital_i,
+    expand_optional,
+    heads,
+    normalize_phrase,
+    phrase_regex,
+    with_union,
+    with_unions,
+)
 
 #: Language of the phrase lists used when the caller names none.
 DEFAULT_LANGUAGE = "en"
 _WORD = re.compile(r"[a-z]+(?:['’][a-z]+)?")
-_SEPARATOR = r"(?:[ \t]*\n[ \t]*|[ \t]+)"
-_APOSTROPHE = "['’]"
-_WORD_END = r"(?![\w'’-])"
-_PART = re.compile(r"\[([^\]]+)\]|(\S+)")
-_HEAD = re.compile(r"[A-Za-z'’]+")
-_PRONOUN_I = re.compile(r"^i(?=$|['’])")
-_OPTIONAL = re.compile(r"\[[^\]]*\]")
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,8 @@ class Phrasebook:
     pleasantry_probe: re.Pattern[str]
     #: Finds the anchor word of each aside: a sentence without one holds no aside.
     aside_probe: re.Pattern[str]
+    #: A cheap first check on lower-case text: a tail right before a full stop or colon.
+    tail_quick: re.Pattern[str]
     #: Words that end a sentence without adding to it ("for me", "as well").
     tails: re.Pattern[str]
     #: Tails that only a request may lose ("Review this for me." but "It is hard for me.").
@@ -113,57 +117,8 @@ class Phrasebook:
         short = self.verbose_map[normalize_phrase(matched)]
         plain, _, before_determiner = short.partition("|")
         if before_determiner and next_word.lower() in self.determiners:
-            return _capital_i(before_determiner)
-        return _capital_i(plain)
-
-
-def head_word(text: str, pos: int) -> str:
-    """The word starting at ``pos``, lower-case with plain apostrophes ("" if none)."""
-    found = _HEAD.match(text, pos)
-    return found.group().lower().replace("’", "'") if found else ""
-
-
-def normalize_phrase(text: str) -> str:
-    return " ".join(text.lower().replace("’", "'").split())
-
-
-def expand_optional(phrase: str) -> list[str]:
-    """Every spelling of a phrase with ``[optional words]``: "[i think] it is [very] nice"."""
-    variants = [""]
-    for match in _PART.finditer(phrase):
-        optional, word = match.group(1), match.group(2)
-        if optional is not None:
-            variants = [v for base in variants for v in (base, f"{base} {optional}")]
-        else:
-            variants = [f"{base} {word}" for base in variants]
-    return [" ".join(v.split()) for v in variants]
-
-
-def phrase_regex(phrases: list[str]) -> re.Pattern[str]:
-    """Whole-word matcher for lower-case ``phrases`` as written, Capitalized or UPPER.
-
-    Words may be separated by spaces or one line break; the longest phrase wins. Built as a
-    prefix tree (see ``trie``) because flat case-insensitive alternations are slow.
-    """
-    alternatives = []
-    for phrase in set(phrases):
-        spellings = {phrase, phrase[:1].upper() + phrase[1:], phrase.upper()}
-        spellings |= {_capital_i(spelling) for spelling in spellings}
-        for variant in spellings:
-            atoms: list[str] = []
-            for n, word in enumerate(variant.split()):
-                if n:
-                    atoms.append(_SEPARATOR)
-                atoms.extend(_APOSTROPHE if ch in "'’" else re.escape(ch) for ch in word)
-            if phrase[-1].isalnum():
-                atoms.append(_WORD_END)
-            alternatives.append(atoms)
-    return re.compile(r"(?<![\w'’-])" + trie_pattern(alternatives))
-
-
-def _capital_i(phrase: str) -> str:
-    """``phrase`` with the pronoun "i" written "I", as in text ("as I said", "I'd")."""
-    return " ".join(_PRONOUN_I.sub("I", word) for word in phrase.split(" "))
+            return capital_i(before_determiner)
+        return capital_i(plain)
 
 
 def languages() -> list[str]:
@@ -261,7 +216,15 @@ def _compile(language: str, data: dict) -> Phrasebook:
         reasons=phrase_regex(data["reason_markers"]),
         boilerplate=frozenset(normalize_phrase(p) for p in boilerplate),
         asides=frozenset(" ".join(_WORD.findall(phrase)) for phrase in asides),
-        aside_probe=phrase_regex(sorted(_anchors(data["aside_clauses"]))),
+        aside_probe=phrase_regex(sorted(anchors(data["aside_clauses"]))),
+        tail_quick=re.compile(
+            "(?:"
+            + "|".join(
+                r"\s+".join(re.escape(w) for w in phrase.split())
+                for phrase in [*lists["tails"], *lists["request_tails"]]
+            )
+            + r")[ \t]*[.:!?]"
+        ),
         pleasantry_probe=phrase_regex(
             [normalize_phrase(w) for w in data["pleasantry_anchors"]]
             + [normalize_phrase(p).split()[-1] for p in boilerplate]
@@ -274,46 +237,16 @@ def _compile(language: str, data: dict) -> Phrasebook:
         opener_verb_words=lower("opener_verb_words"),
         question_openers=lower("question_openers"),
         lists={name: tuple(phrases) for name, phrases in lists.items()},
-        heads=_with_union(
-            {name: _heads(phrases) for name, phrases in lists.items()},
+        heads=with_union(
+            {name: heads(phrases) for name, phrases in lists.items()},
             "opener_starts",
             ("openers", "fillers", "discourse_markers"),
         ),
-        anchors=_with_unions(
+        anchors=with_unions(
             {
-                **{name: _anchors(data[name]) for name in lists},
-                "asides": _anchors(data["aside_clauses"]),
-                "pointers": _anchors(list(pointers)),
+                **{name: anchors(data[name]) for name in lists},
+                "asides": anchors(data["aside_clauses"]),
+                "pointers": anchors(list(pointers)),
             }
         ),
     )
-
-
-def _heads(phrases: list[str]) -> frozenset[str]:
-    return frozenset(head_word(phrase, 0) for phrase in phrases)
-
-
-def _with_union(
-    heads: dict[str, frozenset[str]], name: str, parts: tuple[str, ...]
-) -> dict[str, frozenset[str]]:
-    heads[name] = frozenset().union(*(heads[part] for part in parts))
-    return heads
-
-
-def _with_unions(anchors: dict[str, frozenset[str]]) -> dict[str, frozenset[str]]:
-    """Add the anchor sets passes test together (a pass may use several lists)."""
-    anchors["introductions"] = anchors["introducers"] | anchors["presenters"]
-    anchors["all_tails"] = anchors["tails"] | anchors["request_tails"]
-    return anchors
-
-
-def _anchors(phrases: list[str]) -> frozenset[str]:
-    """The longest whole word outside ``[optional]`` parts of each phrase, else its longest
-    run of letters ("here" of "here's": still a substring of every spelling)."""
-    found = set()
-    for phrase in phrases:
-        mandatory = _OPTIONAL.sub(" ", phrase.lower())
-        words = [w for w in (w.strip(",:;.!?") for w in mandatory.split()) if w.isalpha()]
-        runs = words or re.findall("[a-z]+", mandatory)
-        found.add(max(runs, key=len) if runs else "")  # "" occurs in every text
-    return frozenset(found)

@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import NamedTuple
 
 from workers.prompts.doc import SENTINEL_CLASS, Doc, is_sentinel, sentinel_index
+from workers.prompts.phrases import head_word
 from workers.prompts.spans import Span
 
 _HEADING = re.compile(r"[ \t]{0,3}#{1,6}[ \t]")
@@ -19,11 +20,14 @@ _BULLET_HEADS = frozenset("-*+•")
 _ONLY_SENTINELS = re.compile(rf"[ \t]*(?:{SENTINEL_CLASS}[ \t]*)+")
 #: A sentence end: punctuation, closing quotes or brackets, then space and (captured) the
 #: next visible character.
-_BOUNDARY = re.compile(r"[.!?]+[\"')\]]*(?=[ \t\n]+(\S))")
+_BOUNDARY = re.compile(r"[.!?][.!?]*[\"')\]]*(?=[ \t\n]+(\S))")  # a class first: fast scan
 _ABBREVIATIONS = frozenset(
     "etc vs inc ltd co corp dr mr mrs ms st no approx incl fig al cf resp e.g i.e".split()
 )
 _LONGEST_ABBREVIATION = max(len(a) for a in _ABBREVIATIONS)
+#: What may come right before a sentence (past spaces): a line break, sentence-ending
+#: punctuation or a closer after it, a list marker ("-", "1.", "1)") or a label's colon.
+_MAY_PRECEDE_A_SENTENCE = frozenset("\n.!?\"')]-*+•:")
 
 
 class LineKind(StrEnum):
@@ -65,12 +69,15 @@ def split_lines(text: str) -> list[Line]:
     """
     lines: list[Line] = []
     start = 0
+    labels_seen = False
     for raw in text.split("\n"):
         end = start + len(raw)
-        lines.append(_classify(raw, start, end))
+        line = _classify(raw, start, end)
+        labels_seen = labels_seen or line.kind is LineKind.LABEL
+        lines.append(line)
         start = end + 1
     i = 0
-    while i < len(lines):
+    while labels_seen and i < len(lines):
         j = i
         while j < len(lines) and lines[j].kind is not LineKind.BLANK:
             j += 1
@@ -150,10 +157,7 @@ def _split(
     if tail_end > cursor:
         spans.append((cursor, tail_end))
     last = len(spans) - 1
-    return [
-        Sentence(s, e, kind, group, first=(n == 0), last=(n == last))
-        for n, (s, e) in enumerate(spans)
-    ]
+    return [Sentence(s, e, kind, group, n == 0, n == last) for n, (s, e) in enumerate(spans)]
 
 
 def _is_abbreviation(table: tuple[Span, ...], text: str, start: int, end: int) -> bool:
@@ -209,18 +213,50 @@ def _segment(doc: Doc) -> None:
             lines.extend(own)
             found.extend(own_sentences)
         else:
-            lines.append(Line(offset - 1, offset - 1, LineKind.BLANK, offset - 1))
-            lines.extend([Line(a + offset, b + offset, k, c + offset) for a, b, k, c in own])
-            found.extend(
-                [
-                    Sentence(a + offset, b + offset, k, g + groups, first, last)
-                    for a, b, k, g, first, last in own_sentences
-                ]
-            )
+            moved_lines, moved_sentences = _placed(own, own_sentences, offset, groups)
+            lines.extend(moved_lines)
+            found.extend(moved_sentences)
         offset += len(chunk) + 2
         groups += count
     doc.memo["lines"] = lines
     doc.memo["sentences"] = found
+
+
+def _placed(
+    own: list[Line], own_sentences: list[Sentence], offset: int, groups: int
+) -> tuple[list[Line], list[Sentence]]:
+    """A paragraph's lines (after the blank line before it) and sentences, moved to
+    ``offset`` with group numbers after ``groups``."""
+    lines = [Line(offset - 1, offset - 1, LineKind.BLANK, offset - 1)]
+    lines.extend([Line(a + offset, b + offset, k, c + offset) for a, b, k, c in own])
+    found = [
+        Sentence(a + offset, b + offset, k, g + groups, first, last)
+        for a, b, k, g, first, last in own_sentences
+    ]
+    return lines, found
+
+
+def sentence_heads(doc: Doc) -> dict[int, str]:
+    """Sentence start → its first word (lower case, plain apostrophes; see ``head_word``),
+    computed once per text for the passes that look for openers."""
+    found = doc.memo.get("heads")
+    if found is None:
+        text = doc.text
+        found = doc.memo["heads"] = {s.start: head_word(text, s.start) for s in doc_sentences(doc)}
+    return found
+
+
+def is_sentence_start(doc: Doc, pos: int) -> bool:
+    """``pos in sentence_starts(doc)``, answered without segmenting when the character
+    before ``pos`` (past spaces and tabs) cannot precede a sentence: a sentence starts a
+    text, a line, a list item or label value, or follows closing punctuation."""
+    text = doc.text
+    before = pos
+    while before > 0 and text[before - 1] in " \t":
+        before -= 1
+    if before and text[before - 1] not in _MAY_PRECEDE_A_SENTENCE:
+        return False
+    return pos in sentence_starts(doc)
 
 
 def sentence_starts(doc: Doc) -> frozenset[int]:

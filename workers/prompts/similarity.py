@@ -19,7 +19,9 @@ from workers.prompts.spans import SpanKind
 
 _TOKEN = re.compile(rf"{SENTINEL_CLASS}|[^\W_]+(?:'[^\W_]+)*")
 #: ``_TOKEN`` for lower-case text that is ASCII outside sentinels (see ``Doc.ascii_words``).
-_ASCII_TOKEN = re.compile(rf"{SENTINEL_CLASS}|[a-z0-9]+(?:'[a-z0-9]+)*")
+_ASCII_TOKEN = re.compile(
+    r"[a-z0-9\U000f0000-\U0010fffd](?:(?<=[a-z0-9])[a-z0-9]*(?:'[a-z0-9]+)*)?"
+)
 
 
 def key(

@@ -61,28 +61,21 @@ class Span(NamedTuple):
         return self.text
 
 
-LineCache = dict[str, list[tuple[int, int, str]]]
-
-
 def detect(
-    text: str,
-    protected_words: frozenset[str],
-    units: frozenset[str],
-    cache: LineCache | None = None,
+    text: str, protected_words: frozenset[str], units: frozenset[str]
 ) -> list[tuple[int, int, SpanKind]]:
     """Non-overlapping protected spans of ``text`` as sorted (start, end, kind) triples.
 
     ``protected_words`` are the language's negations and modals, ``units`` the unit words a
-    number keeps with it ("30 days", "2 GiB"). Inline detection never looks across a line
-    break, so with a ``cache`` (line text → spans) lines seen before are not scanned again.
+    number keeps with it ("30 days", "2 GiB").
     """
     found: list[tuple[int, int, str]] = []
     cursor = 0
     for start, end, kind in find_blocks(text):
-        found.extend(_inline(text, cursor, start, protected_words, units, cache))
+        found.extend(find_inline(text, cursor, start, protected_words, units))
         found.append((start, end, kind))
         cursor = end
-    found.extend(_inline(text, cursor, len(text), protected_words, units, cache))
+    found.extend(find_inline(text, cursor, len(text), protected_words, units))
     kinds = _KINDS
     return [(s, e, kinds[k]) for s, e, k in found]
 
@@ -90,39 +83,6 @@ def detect(
 @lru_cache(maxsize=1024)
 def _canonical(kind: SpanKind, text: str) -> str:
     return minify_json_text(text) if kind is SpanKind.JSON else minify_table_text(text)
-
-
-def _inline(
-    text: str,
-    lo: int,
-    hi: int,
-    words: frozenset[str],
-    units: frozenset[str],
-    cache: LineCache | None,
-) -> list[tuple[int, int, str]]:
-    """Inline spans of the lines in [lo, hi); both ends sit at line boundaries."""
-    if cache is None or lo >= hi:
-        return find_inline(text, lo, hi, words, units)
-    lines: list[tuple[int, str]] = []
-    pos = lo
-    for line in text[lo:hi].split("\n"):
-        lines.append((pos, line))
-        pos += len(line) + 1
-    missing = [line for _, line in lines if line and line not in cache]
-    if missing:
-        joined = "\n" + "\n".join(missing)
-        spans = iter(find_inline(joined, 0, len(joined), words, units))
-        offset = 1
-        pending = next(spans, None)
-        for line in missing:
-            end = offset + len(line)
-            own: list[tuple[int, int, str]] = []
-            while pending is not None and pending[0] < end:
-                own.append((pending[0] - offset, pending[1] - offset, pending[2]))
-                pending = next(spans, None)
-            cache[line] = own
-            offset = end + 1
-    return [(s + at, e + at, k) for at, line in lines if line for s, e, k in cache[line]]
 
 
 def minify_json_text(text: str) -> str:

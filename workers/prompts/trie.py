@@ -13,15 +13,21 @@ from collections.abc import Iterable, Sequence
 _END = ""
 
 
-def trie_pattern(alternatives: Iterable[Sequence[str]]) -> str:
-    """One regex (without groups that capture) matching any of ``alternatives``."""
+def trie_pattern(alternatives: Iterable[Sequence[str]], guard: str = "") -> str:
+    """One regex (without groups that capture) matching any of ``alternatives``.
+
+    ``guard`` (an assertion) is placed right after each alternative's first atom: written
+    there rather than in front, it leaves the pattern starting with plain characters, which
+    lets the regex engine skip to the next possible first character in C instead of trying
+    the whole pattern at every position.
+    """
     root: dict = {}
     for atoms in alternatives:
         node = root
         for atom in atoms:
             node = node.setdefault(atom, {})
         node[_END] = {}
-    return _build(root)
+    return _build(root, guard)
 
 
 def words_pattern(words: Iterable[str]) -> str:
@@ -29,14 +35,14 @@ def words_pattern(words: Iterable[str]) -> str:
     return trie_pattern([re.escape(ch) for ch in word] for word in words if word)
 
 
-def _build(node: dict) -> str:
+def _build(node: dict, guard: str = "") -> str:
     # Deeper branches first: Python's alternation takes the first branch that matches, and a
     # longer phrase must win over its own prefix ("please note that" over "please").
     children = sorted(
         ((atom, child) for atom, child in node.items() if atom != _END),
         key=lambda item: (-_depth(item[1]), item[0]),
     )
-    branches = [atom + _build(child) for atom, child in children]
+    branches = [atom + guard + _build(child) for atom, child in children]
     if not branches:
         return ""
     body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"

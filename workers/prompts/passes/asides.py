@@ -18,7 +18,8 @@ from bisect import bisect_left
 from workers.prompts.doc import SENTINEL_RE, Doc, is_sentinel
 from workers.prompts.edits import Edit, apply_edits, remove_sentence
 from workers.prompts.passes.base import PassContext
-from workers.prompts.phrasebook import Phrasebook, head_word, normalize_phrase
+from workers.prompts.phrasebook import Phrasebook
+from workers.prompts.phrases import head_word, normalize_phrase
 from workers.prompts.segments import LineKind, doc_sentences
 
 _JOINT = re.compile(r",?[ \t]+(?:and|so|but)[ \t]+|;[ \t]+")
@@ -33,12 +34,13 @@ class AsidesPass:
     def apply(self, doc: Doc, ctx: PassContext) -> Doc:
         book = ctx.book
         text = doc.text
+        lower = doc.lowered()
         hits = (
             [m.start() for m in book.aside_probe.finditer(text)]
             if doc.mentions(book.anchors["asides"])
             else []
         )
-        tails = _tails(doc, book) if doc.mentions(book.anchors["all_tails"]) else {}
+        tails = _tails(doc, book) if book.tail_quick.search(lower) else {}
         if not hits and not tails:
             return doc
         ends = sorted(tails)

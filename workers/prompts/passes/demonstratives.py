@@ -13,7 +13,8 @@ import re
 from workers.prompts.doc import Doc
 from workers.prompts.edits import Edit, apply_edits
 from workers.prompts.passes.base import PassContext
-from workers.prompts.phrasebook import Phrasebook, normalize_phrase
+from workers.prompts.phrasebook import Phrasebook
+from workers.prompts.phrases import normalize_phrase
 
 _NEXT_WORDS = re.compile(r"[ \t]+([A-Za-z][\w'-]*)")
 #: Words looked at after "the following" to tell singular from plural.

@@ -8,8 +8,8 @@ from __future__ import annotations
 from workers.prompts.doc import Doc, is_sentinel
 from workers.prompts.edits import Edit, apply_edits, remove_inline, remove_leading
 from workers.prompts.passes.base import PassContext
-from workers.prompts.phrasebook import normalize_phrase
-from workers.prompts.segments import sentence_starts
+from workers.prompts.phrases import normalize_phrase
+from workers.prompts.segments import is_sentence_start
 from workers.prompts.spans import SpanKind
 
 
@@ -21,7 +21,6 @@ class FillerPass:
         matches = list(ctx.book.fillers.finditer(text))
         if not matches:
             return doc
-        starts = sentence_starts(doc)
         edits: list[Edit] = []
         for match in matches:
             start, end = match.span()
@@ -30,7 +29,7 @@ class FillerPass:
                 continue
             edit = (
                 remove_leading(text, start, end, capitalize=match.group()[0].isupper())
-                if start in starts
+                if is_sentence_start(doc, start)
                 else remove_inline(text, start, end)
             )
             if edit is not None:

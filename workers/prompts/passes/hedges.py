@@ -11,7 +11,7 @@ import re
 from workers.prompts.doc import SENTINEL_CLASS, Doc, is_sentinel
 from workers.prompts.edits import Edit, apply_edits, remove_inline, remove_leading
 from workers.prompts.passes.base import PassContext
-from workers.prompts.segments import sentence_starts
+from workers.prompts.segments import is_sentence_start
 
 _CLAUSE_END = re.compile(r"[,;.!?\n]")
 _WORD = re.compile(rf"{SENTINEL_CLASS}|[A-Za-z]+")
@@ -27,7 +27,6 @@ class HedgesPass:
         matches = list(ctx.book.hedges.finditer(text))
         if not matches:
             return doc
-        starts = sentence_starts(doc)
         edits: list[Edit] = []
         for match in matches:
             start, end = match.span()
@@ -37,7 +36,7 @@ class HedgesPass:
                 continue
             edit = (
                 remove_leading(text, start, end, capitalize=match.group()[0].isupper())
-                if start in starts
+                if is_sentence_start(doc, start)
                 else remove_inline(text, start, end)
             )
             if edit is not None:

@@ -16,8 +16,8 @@ import re
 from workers.prompts.doc import SENTINEL_RE, Doc
 from workers.prompts.edits import Edit, apply_edits, remove_leading, remove_sentence
 from workers.prompts.passes.base import PassContext
-from workers.prompts.phrasebook import Phrasebook, head_word
-from workers.prompts.segments import LineKind, Sentence, doc_sentences
+from workers.prompts.phrasebook import Phrasebook
+from workers.prompts.segments import LineKind, Sentence, doc_sentences, sentence_heads
 
 #: An announcing sentence names its subject in at most this many words ("some more
 #: context about our setup"); a longer one says something.
@@ -34,20 +34,22 @@ class IntroducersPass:
             return doc
         text = doc.text
         edits: list[Edit] = []
+        heads = sentence_heads(doc)
         for sentence in doc_sentences(doc):
             if sentence.kind is not LineKind.LABEL:
-                edit = _edit(text, sentence, ctx.book)
+                edit = _edit(text, sentence, heads[sentence.start], ctx.book)
                 if edit is not None:
                     edits.append(edit)
         return doc.with_text(apply_edits(text, edits)) if edits else doc
 
 
-def _edit(text: str, sentence: Sentence, book: Phrasebook) -> Edit | None:
+def _edit(text: str, sentence: Sentence, head: str, book: Phrasebook) -> Edit | None:
     start, end = sentence.start, sentence.end
+    introduced = head in book.heads["introducers"]
     colon = text.find(":", start, end)
-    match = None
-    if head_word(text, start) in book.heads["introducers"]:
-        match = book.introducers.match(text, start)
+    if colon < 0 and not introduced:
+        return None
+    match = book.introducers.match(text, start) if introduced else None
     if match is not None and colon < 0:
         return _announcement(text, sentence, match.end(), book)
     if colon < 0:

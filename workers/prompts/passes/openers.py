@@ -16,8 +16,9 @@ import re
 from workers.prompts.doc import Doc, is_sentinel
 from workers.prompts.edits import Edit, apply_edits, remove_leading, skip_separator
 from workers.prompts.passes.base import PassContext
-from workers.prompts.phrasebook import Phrasebook, head_word, normalize_phrase
-from workers.prompts.segments import doc_sentences, sentence_starts
+from workers.prompts.phrasebook import Phrasebook
+from workers.prompts.phrases import head_word, normalize_phrase
+from workers.prompts.segments import doc_sentences, sentence_heads, sentence_starts
 from workers.prompts.spans import SpanKind
 
 _NEXT = re.compile(r"[A-Za-z']+")
@@ -31,8 +32,9 @@ class OpenersPass:
         edits: list[Edit] = []
         ends = {s.start: s.end for s in doc_sentences(doc)}
         starting = ctx.book.heads["opener_starts"]
+        heads = sentence_heads(doc)
         for start in sorted(sentence_starts(doc)):
-            if head_word(text, start) not in starting and text.find(", ", start, ends[start]) < 0:
+            if heads[start] not in starting and text.find(", ", start, ends[start]) < 0:
                 continue  # no opener here and no lead an opener could follow
             capital = text[start].isupper()
             chain = _fitting_chain(doc, start, ctx.book)

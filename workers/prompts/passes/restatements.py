@@ -14,8 +14,8 @@ from workers.prompts.doc import SENTINEL_RE, Doc
 from workers.prompts.edits import Edit, apply_edits, remove_sentence
 from workers.prompts.examples import example_lines
 from workers.prompts.passes.base import PassContext
-from workers.prompts.phrasebook import Phrasebook, head_word
-from workers.prompts.segments import LineKind, doc_sentences
+from workers.prompts.phrasebook import Phrasebook
+from workers.prompts.segments import LineKind, doc_sentences, sentence_heads
 
 #: A restatement may bring this many content words the prompt has not used yet.
 MAX_NEW_WORDS = 1
@@ -33,10 +33,11 @@ class RestatementsPass:
             return doc
         text = doc.text
         heads = book.heads["repetition_markers"]
+        first_words = sentence_heads(doc)
         marked = [
             s
             for s in doc_sentences(doc)
-            if s.kind is not LineKind.LABEL and head_word(text, s.start) in heads
+            if s.kind is not LineKind.LABEL and first_words[s.start] in heads
         ]
         if not marked:
             return doc

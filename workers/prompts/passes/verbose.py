@@ -7,7 +7,7 @@ import re
 from workers.prompts.doc import Doc, sentinel
 from workers.prompts.edits import Edit, apply_edits, remove_inline, remove_leading
 from workers.prompts.passes.base import PassContext
-from workers.prompts.segments import sentence_starts
+from workers.prompts.segments import is_sentence_start
 from workers.prompts.spans import Span, SpanKind
 
 _NEXT_WORD = re.compile(r"[ \t]*([A-Za-z']*)")
@@ -25,7 +25,6 @@ class VerbosePass:
         text = doc.text
         edits: list[Edit] = []
         spans = list(doc.spans)
-        starts: frozenset[int] | None = None
         for match in ctx.book.verbose.finditer(text):
             start, end = match.span()
             short = ctx.book.replacement(match.group(), _next_word(text, end))
@@ -34,16 +33,17 @@ class VerbosePass:
                 short = short[0].upper() + short[1:] if capital else short
                 edits.append(Edit(start, end, _protect(short, spans, ctx)))
                 continue
-            starts = sentence_starts(doc) if starts is None else starts
             edit = (
                 remove_leading(text, start, end, capitalize=capital)
-                if start in starts
+                if is_sentence_start(doc, start)
                 else remove_inline(text, start, end)
             )
             if edit is not None:
                 edits.append(edit)
         if not edits:
             return doc
+        if len(spans) == len(doc.spans):  # no protected word came in: keep the span table
+            return doc.with_text(apply_edits(text, edits))
         return doc.with_spans(apply_edits(text, edits), tuple(spans))
 
 
