@@ -116,7 +116,7 @@ def test_revision_is_stable() -> None:
 
 
 @pytest.mark.parametrize("model", ["gpt-4o-mini", "gpt-4o"])
-def test_incremental_counter_matches_tiktoken(model: str) -> None:
+def test_counter_matches_tiktoken(model: str) -> None:
     counter = TokenCounter(model)
     for row in CORPUS:
         text = row["prompt"]

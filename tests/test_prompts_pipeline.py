@@ -1,4 +1,4 @@
-"""The pipeline's machinery: sweeps and their token guard, incremental counting, shortcuts
+"""The pipeline's machinery: sweeps and their token guard, exact counting, shortcuts
 that avoid work (sentence-start test, shared keys, anchors) and what they must equal."""
 
 from __future__ import annotations

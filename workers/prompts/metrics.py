@@ -36,7 +36,7 @@ def span_retention(before: Doc, after: Doc) -> float:
 
 def content_words(doc: Doc, book: Phrasebook) -> set[str]:
     """Distinct words outside protected spans, stopwords and the phrase lists' vocabulary."""
-    words = set((_ASCII_WORD if doc.ascii_words() else _WORD).findall(doc.text.lower()))
+    words = set((_ASCII_WORD if doc.ascii_words() else _WORD).findall(doc.lowered()))
     return words - book.stopwords - book.vocabulary
 
 
