@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 import sys
 import time
 from decimal import Decimal
 from pathlib import Path
 
+import httpx
 import psutil
 import pytest
 import redis
@@ -82,8 +84,10 @@ def _demo_then_costs(folder: Path) -> None:
 
 
 def test_up_then_sigint_leaves_no_child_process(tmp_path: Path) -> None:
+    api_port = _free_port()
+    env = {**_env(), "INFRA_MIND_API_PORT": str(api_port)}
     proc = subprocess.Popen(
-        [CLI, "up", "--no-flower"], cwd=tmp_path, env=_env(),
+        [CLI, "up", "--no-flower"], cwd=tmp_path, env=env,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     url_file = tmp_path / ".infra-mind" / "redis.url"
@@ -106,7 +110,8 @@ def test_up_then_sigint_leaves_no_child_process(tmp_path: Path) -> None:
         children = _descendants(proc.pid)
         kinds = " ".join(" ".join(c.cmdline()) for c in children)
         assert "redis-server" in kinds and "beat" in kinds and "maintenance.1@" in kinds
-        assert len(children) >= 6  # redis, 3 instances, maintenance, beat
+        assert len(children) >= 7  # redis, 3 instances, maintenance, beat, API
+        _api_answers(api_port, tmp_path / ".infra-mind" / "api-token")
         _demo_then_costs(tmp_path)
         children = _descendants(proc.pid)  # the autoscaler may have added instances
         proc.send_signal(signal.SIGINT)
@@ -119,6 +124,29 @@ def test_up_then_sigint_leaves_no_child_process(tmp_path: Path) -> None:
     _, alive = psutil.wait_procs(children, timeout=5)
     assert not alive, f"left running: {[p.cmdline() for p in alive]}"
     assert not url_file.exists()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _api_answers(port: int, token_file: Path) -> None:
+    """The API `up` started serves the pools with the token it generated."""
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        assert time.monotonic() < deadline, "the API did not answer"
+        time.sleep(0.2)
+    auth = {"Authorization": f"Bearer {token_file.read_text().strip()}"}
+    pools = httpx.get(f"{base}/v1/pools", headers=auth, timeout=5).json()["pools"]
+    assert {p["pool"] for p in pools} == {"cto.default", "research.default", "compliance.default"}
 
 
 def test_second_up_in_the_same_folder_is_refused(tmp_path: Path) -> None:

@@ -69,6 +69,20 @@ class PoolSnapshot:
         values = [i.ewma_latency_ms for i in self.instances if i.ewma_latency_ms > 0]
         return sum(values) / len(values) if values else None
 
+    def summary(self) -> dict[str, object]:
+        """The pool's figures as JSON-ready values (``status --json`` and the API)."""
+        return {
+            "pool": f"{self.agent_type}.{self.pool}",
+            "queue": self.queue,
+            "healthy": self.healthy,
+            "draining": self.draining,
+            "depth": self.depth,
+            "oldest_age_s": self.oldest_age_s,
+            "in_flight": self.in_flight,
+            "processed": self.processed,
+            "latency_ms": self.latency_ms,
+        }
+
 
 def _num(raw: dict[str, str], name: str, kind: type = float) -> float | int:
     try:

@@ -175,7 +175,12 @@ class Settings(BaseSettings):
     flower_password: SecretStr | None = Field(
         None, description="unset: generated once and kept in state_dir/flower-password"
     )
+    api_address: str = "127.0.0.1"
     api_port: int = Field(8000, ge=1, le=65535)
+    api_token: SecretStr | None = Field(
+        None, description="bearer token of the HTTP API; unset: generated in state_dir/api-token"
+    )
+    api_max_wait_s: float = Field(60.0, gt=0, description="longest result long-poll allowed")
     openai_base_url: str = "https://api.openai.com/v1"
     openai_api_key: SecretStr | None = Field(
         None, validation_alias=AliasChoices("INFRA_MIND_OPENAI_API_KEY", "OPENAI_API_KEY")

@@ -38,6 +38,7 @@ class ProcessKind(StrEnum):
     MAINTENANCE = "maintenance"
     BEAT = "beat"
     FLOWER = "flower"
+    API = "api"
 
 
 @dataclass
@@ -77,6 +78,8 @@ class Supervisor:
     with_beat: bool = True
     with_flower: bool = True
     flower_auth: str = ""
+    with_api: bool = False
+    api_token: str = ""
     extra_env: dict[str, str] = field(default_factory=dict)
     clock: Callable[[], float] = time.monotonic
     managed: dict[str, Managed] = field(default_factory=dict)
@@ -165,6 +168,9 @@ class Supervisor:
                 f"--address={self.settings.flower_address}", f"--port={self.settings.flower_port}",
             )  # fmt: skip
             specs.append(Managed("flower", ProcessKind.FLOWER, argv, self.log_dir / "flower.log"))
+        if self.with_api:
+            argv = [sys.executable, "-m", "workers.api"]
+            specs.append(Managed("api", ProcessKind.API, argv, self.log_dir / "api.log"))
         return specs
 
     # -- process control -----------------------------------------------------------------
@@ -175,6 +181,8 @@ class Supervisor:
         env["INFRA_MIND_STATE_DIR"] = str(self.settings.state_dir.resolve())
         if self.flower_auth:
             env["FLOWER_BASIC_AUTH"] = self.flower_auth
+        if self.api_token:
+            env["INFRA_MIND_API_TOKEN"] = self.api_token
         return env
 
     def spawn(self, item: Managed) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import os
-import secrets
 import threading
 import time
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ import redis
 
 from workers import inspect
 from workers.connection import forget_url, ping, record_url, recorded_url
+from workers.credentials import api_token, flower_credentials
 from workers.errors import BackendUnavailable, InvalidInput
 from workers.redis_server import EmbeddedRedis, redact
 from workers.settings import Settings
@@ -26,7 +26,6 @@ from workers.supervisor import Supervisor
 log = logging.getLogger(__name__)
 
 PID_FILE = "up.pid"
-FLOWER_PASSWORD_FILE = "flower-password"
 
 
 def running_pid(state_dir: Path) -> int | None:
@@ -44,24 +43,12 @@ def running_pid(state_dir: Path) -> int | None:
     return pid
 
 
-def flower_credentials(settings: Settings) -> tuple[str, str, str]:
-    """(user, password, where the password comes from); generated once when not configured."""
-    if settings.flower_password is not None:
-        source = "INFRA_MIND_FLOWER_PASSWORD"
-        return settings.flower_user, settings.flower_password.get_secret_value(), source
-    path = settings.state_dir / FLOWER_PASSWORD_FILE
-    if not path.exists():
-        settings.state_dir.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_text(secrets.token_urlsafe(12) + "\n")
-    return settings.flower_user, path.read_text().strip(), str(path)
-
-
 @dataclass
 class System:
     settings: Settings
     with_flower: bool = True
     with_beat: bool = True
+    with_api: bool = True
     embedded: EmbeddedRedis | None = None
     supervisor: Supervisor | None = None
     redis_url: str = ""
@@ -91,6 +78,8 @@ class System:
             with_beat=self.with_beat,
             with_flower=self.with_flower,
             flower_auth=f"{user}:{password}",
+            with_api=self.with_api,
+            api_token=api_token(self.settings)[0] if self.with_api else "",
         )
         self._thread = threading.Thread(
             target=self.supervisor.run, args=(self._stop,), name="supervisor", daemon=True

@@ -13,7 +13,7 @@ import sys
 
 import typer
 
-from workers.cli import exits, run, tasks
+from workers.cli import api, exits, run, tasks
 from workers.cli.errors import fail
 from workers.errors import InfraMindError
 
@@ -28,6 +28,7 @@ app.command()(run.up)
 app.command()(run.demo)
 app.command()(tasks.submit)
 app.command()(tasks.status)
+app.command()(api.api)
 
 #: (command group, "module:attribute" of its typer app). Mounted when the module imports.
 GROUPS: list[tuple[str, str]] = [

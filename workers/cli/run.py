@@ -25,10 +25,11 @@ from workers import inspect
 from workers.cli import exits
 from workers.cli.errors import handle_errors
 from workers.connection import ping, resolve_redis_url
+from workers.credentials import api_token, flower_credentials
 from workers.errors import BackendUnavailable, InvalidInput
 from workers.redis_server import redact
 from workers.settings import Settings, load_settings
-from workers.system import System, flower_credentials
+from workers.system import System
 
 
 def _install_stop_signals(stop: threading.Event) -> None:
@@ -49,6 +50,12 @@ def _banner(console: Console, system: System, settings: Settings, ready_s: float
         f"  Flower  http://{settings.flower_address}:{settings.flower_port}  "
         f"(user {user}, password from {source})"
     )
+    if system.with_api:
+        _, token_source = api_token(settings)
+        console.print(
+            f"  API     http://{settings.api_address}:{settings.api_port}/docs  "
+            f"(bearer token from {token_source})"
+        )
     console.print(f"  Logs    {settings.state_dir / 'logs'}")
     console.print("  Ctrl-C drains the workers and stops everything.")
 
@@ -56,13 +63,15 @@ def _banner(console: Console, system: System, settings: Settings, ready_s: float
 @handle_errors
 def up(
     no_flower: Annotated[bool, typer.Option("--no-flower", help="do not start Flower")] = False,
+    no_api: Annotated[bool, typer.Option("--no-api", help="do not start the HTTP API")] = False,
 ) -> None:
-    """Start Redis (embedded unless REDIS_URL is set), workers, beat and Flower; Ctrl-C stops."""
+    """Start Redis (embedded unless REDIS_URL is set), workers, beat, Flower and the HTTP API;
+    Ctrl-C stops."""
     settings = load_settings()
     console = Console(stderr=True)
     stop = threading.Event()
     _install_stop_signals(stop)
-    system = System(settings, with_flower=not no_flower)
+    system = System(settings, with_flower=not no_flower, with_api=not no_api)
     try:
         system.start()
         ready_s = system.wait_ready()
@@ -198,7 +207,7 @@ def demo(
     try:
         if url is None:
             console.print("starting infra-mind ...")
-            system = System(settings, with_flower=False).start()
+            system = System(settings, with_flower=False, with_api=False).start()
             ready_s = system.wait_ready()
             url = system.redis_url
             console.print(f"all minimum instances heartbeating after {ready_s:.1f} s")

@@ -57,20 +57,7 @@ def status(
     finally:
         client.close()
     if as_json:
-        rows = [
-            {
-                "pool": f"{s.agent_type}.{s.pool}",
-                "queue": s.queue,
-                "healthy": s.healthy,
-                "draining": s.draining,
-                "depth": s.depth,
-                "oldest_age_s": s.oldest_age_s,
-                "in_flight": s.in_flight,
-                "processed": s.processed,
-                "latency_ms": s.latency_ms,
-            }
-            for s in snaps
-        ]
+        rows = [s.summary() for s in snaps]
         print(json.dumps({"pools": rows}))
         return
     table = Table(title="infra-mind pools")

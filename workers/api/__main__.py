@@ -1,0 +1,5 @@
+"""``python -m workers.api``: serve the API with settings from the environment."""
+
+from workers.api.server import serve
+
+serve()

@@ -1,0 +1,50 @@
+"""One error shape for every failure: ``{"error": "<one line naming what is wrong>"}``.
+
+Package errors map to the status a client can act on: bad input 400, unknown task 404, a
+hard budget 402, Redis down 503; FastAPI's schema errors become 400 with the field named.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from redis import RedisError
+from starlette.exceptions import HTTPException
+
+from workers.errors import BackendUnavailable, BudgetExceeded, InfraMindError, InvalidInput
+
+#: HTTP status per package error, most specific first.
+STATUS: list[tuple[type[InfraMindError], int]] = [
+    (InvalidInput, 400),
+    (BudgetExceeded, 402),
+    (BackendUnavailable, 503),
+]
+
+
+def status_of(exc: InfraMindError) -> int:
+    return next((code for kind, code in STATUS if isinstance(exc, kind)), 500)
+
+
+def _body(message: str, code: int, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=code, headers=headers)
+
+
+def install(api: FastAPI) -> None:
+    @api.exception_handler(InfraMindError)
+    async def package_error(_: Request, exc: InfraMindError) -> JSONResponse:
+        return _body(str(exc), status_of(exc))
+
+    @api.exception_handler(RedisError)
+    async def redis_error(_: Request, exc: RedisError) -> JSONResponse:
+        return _body(f"Redis is unreachable: {exc}", 503)
+
+    @api.exception_handler(HTTPException)
+    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+        return _body(str(exc.detail), exc.status_code, getattr(exc, "headers", None))
+
+    @api.exception_handler(RequestValidationError)
+    async def schema_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first.get("loc", ()) if part != "body")
+        return _body(f"{where or 'request'}: {first.get('msg', 'invalid')}", 400)

@@ -1,0 +1,112 @@
+"""``/v1/tasks``: submit an agent task, then read its state and result.
+
+Submission goes through ``workers.submit``: the same validation, hard-budget check and
+router as the CLI and Python callers. A result is read from Celery's result backend; with
+``?wait=N`` the request long-polls until the task is finished or N seconds pass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from typing import Any
+
+from celery import states
+from fastapi import APIRouter, Query, Request, Response, status
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, ConfigDict, Field
+
+from workers.errors import InvalidInput
+from workers.submit import submit
+
+router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
+
+#: Celery task ids are UUIDs; anything else would only become an odd Redis key.
+_TASK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,63}")
+#: How often a long-poll re-reads the result backend.
+POLL_S = 0.1
+
+
+class TaskRequest(BaseModel):
+    """One agent task, as ``infra-mind submit`` takes it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    agent_type: str = Field(description="a configured agent type, e.g. cto")
+    prompt: str
+    tenant: str | None = Field(None, description="tenant tag for costs and budgets")
+    strategy: str | None = Field(None, description="routing strategy for this task")
+    affinity_key: str | None = Field(None, description="tasks with one key prefer one instance")
+    temperature: float | None = None
+    max_tokens: int | None = None
+    priority: int | None = Field(None, description="0-9; 0 is served first")
+    params: dict[str, Any] | None = None
+
+
+class TaskAccepted(BaseModel):
+    id: str
+    agent_type: str
+    status: str
+
+
+class TaskState(BaseModel):
+    """``status`` is Celery's: PENDING (queued, or an id this system does not know),
+    STARTED, RETRY, SUCCESS, FAILURE or REVOKED."""
+
+    id: str
+    status: str
+    agent_type: str | None = None
+    result: dict[str, Any] | None = None
+    error: str | None = None
+    finished_at: str | None = None
+
+
+@router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=TaskAccepted)
+def create_task(body: TaskRequest, request: Request, response: Response) -> TaskAccepted:
+    """Validate and queue one task; 400 names what is wrong, 402 when a hard budget is spent."""
+    options = body.model_dump(exclude={"agent_type", "prompt"}, exclude_none=True)
+    handle = submit(body.agent_type, body.prompt, app=request.app.state.celery, **options)
+    response.headers["Location"] = f"/v1/tasks/{handle.id}"
+    return TaskAccepted(id=handle.id, agent_type=handle.agent_type, status=states.PENDING)
+
+
+@router.get("/{task_id}", response_model=TaskState, response_model_exclude_none=True)
+async def read_task(
+    task_id: str,
+    request: Request,
+    wait: float = Query(0.0, ge=0, description="seconds to wait for the task to finish"),
+) -> TaskState:
+    """The task's state, and its result or error once finished."""
+    if not _TASK_ID.fullmatch(task_id):
+        raise InvalidInput(f"task id {task_id!r} is not a Celery task id")
+    limit = request.app.state.settings.api_max_wait_s
+    if wait > limit:
+        raise InvalidInput(f"wait must be at most {limit:g} s (api_max_wait_s), got {wait:g}")
+    backend = request.app.state.celery.backend
+    deadline = time.monotonic() + wait
+    while True:
+        meta = await run_in_threadpool(backend.get_task_meta, task_id)
+        if meta["status"] in states.READY_STATES or time.monotonic() >= deadline:
+            return _state(task_id, meta)
+        await asyncio.sleep(min(POLL_S, max(0.0, deadline - time.monotonic())))
+
+
+def _state(task_id: str, meta: dict[str, Any]) -> TaskState:
+    state = str(meta["status"])
+    value = meta.get("result")
+    kwargs = meta.get("kwargs") or {}
+    done = meta.get("date_done")
+    out = TaskState(
+        id=task_id,
+        status=state,
+        agent_type=kwargs.get("agent_type") if isinstance(kwargs, dict) else None,
+        finished_at=done.isoformat() if hasattr(done, "isoformat") else done,
+    )
+    if state == states.SUCCESS:
+        out.result = value if isinstance(value, dict) else {"value": value}
+    elif state in states.PROPAGATE_STATES:
+        out.error = (
+            f"{type(value).__name__}: {value}" if isinstance(value, BaseException) else (str(value))
+        )
+    return out
