@@ -30,6 +30,7 @@ from scheduler.autoscale.policy import (
 )
 from scheduler.autoscale.signals import read_signals
 from workers import keys
+from workers.cli.console import make_console
 from workers.cli.errors import fail
 from workers.connection import connect
 from workers.errors import BackendUnavailable, ConfigError, InfraMindError
@@ -109,7 +110,7 @@ def _pools(settings: Settings, pool: str | None) -> list[tuple[str, str]]:
 
 
 def _print_show(reports: list[dict[str, Any]]) -> None:
-    console = Console()
+    console = make_console()
     table = Table(title="Pools")
     for column in (
         "pool",
@@ -260,4 +261,4 @@ def show_history(
     elif not found:
         typer.echo("no decisions recorded yet")
     else:
-        _print_decisions(Console(), [_brief(d) for d in found], "Scaling decisions")
+        _print_decisions(make_console(), [_brief(d) for d in found], "Scaling decisions")

@@ -17,13 +17,13 @@ from typing import Annotated, Any
 
 import redis
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from scheduler.costs.budgets import statuses
 from scheduler.costs.config import CostConfig
 from scheduler.costs.report import cost_report, recommendations
 from scheduler.costs.rollup import Dim, Period
+from workers.cli.console import make_console
 from workers.connection import connect
 from workers.errors import InfraMindError
 from workers.settings import Settings, load_settings
@@ -111,7 +111,7 @@ def costs(
         if as_json:
             _print_json(report)
             return
-        console = Console()
+        console = make_console()
         console.print(_costs_table(report))
         console.print(
             f"month to date {_usd(report['month_to_date_usd'])}; run rate "
@@ -161,4 +161,4 @@ def budgets(
                 _usd(d["reserved_usd"]), pct, _usd(d["projected_usd"]),
                 style[d["state"]](d["state"]),
             )  # fmt: skip
-        Console().print(table)
+        make_console().print(table)

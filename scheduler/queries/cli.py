@@ -18,6 +18,7 @@ from rich.table import Table
 
 from scheduler.queries import oneshot
 from scheduler.queries.analysis import DEFAULT_THRESHOLD_MS, Report
+from workers.cli.console import make_console
 from workers.errors import BackendUnavailable, InfraMindError, InvalidInput
 
 app = typer.Typer(help="Slow-query analysis for MongoDB.", no_args_is_help=True)
@@ -159,4 +160,4 @@ def analyze(
     if as_json:
         typer.echo(json.dumps(report.to_dict(), default=str))
     else:
-        _render(report, top, Console())
+        _render(report, top, make_console())

@@ -11,11 +11,11 @@ import sys
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from scheduler.costs.cli import backends, failing_cleanly
 from scheduler.resources.job import run_job
+from workers.cli.console import make_console
 from workers.keys import RESOURCE_LATEST
 
 app = typer.Typer(help="Resources and capacity.", no_args_is_help=True)
@@ -82,7 +82,7 @@ def resources(
         if as_json:
             sys.stdout.write(json.dumps(report, indent=2, default=str) + "\n")
             return
-        console = Console()
+        console = make_console()
         console.print(_pools_table(report))
         if report["hosts"]:
             console.print(_hosts_table(report))

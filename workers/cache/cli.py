@@ -12,7 +12,6 @@ from typing import Annotated, Any
 
 import redis
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from workers import keys as cache_keys
@@ -21,6 +20,7 @@ from workers.cache.config import config_from_settings
 from workers.cache.metrics import Metric, read_metrics
 from workers.cache.simulate import OURS, simulate, simulate_redis
 from workers.cache.traces import read_trace, trace_formats
+from workers.cli.console import make_console
 from workers.cli.errors import handle_errors
 from workers.connection import connect, ping
 from workers.errors import InvalidInput
@@ -72,7 +72,7 @@ def stats(
         table.add_column(name.replace("_", " "), justify="right")
     for tier, row in overview["tiers"].items():
         table.add_row(tier, *("-" if row[c] is None else str(row[c]) for c in columns))
-    console = Console()
+    console = make_console()
     console.print(table)
     load = overview["load_ms"]
     console.print(
@@ -124,7 +124,7 @@ def simulate_command(
     table.add_column(f"hit ratio @ {capacity}", justify="right")
     for name, ratio in result.hit_ratio.items():
         table.add_row(name, f"{ratio:.2%}")
-    Console().print(table)
+    make_console().print(table)
 
 
 def _text(value: bytes | str) -> str:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from workers.cli.console import make_console
 from workers.cli.errors import handle_errors
 from workers.credentials import api_token
 from workers.settings import load_settings
@@ -23,5 +23,5 @@ def api(
     settings = load_settings()
     _, source = api_token(settings)
     where = f"http://{host or settings.api_address}:{port or settings.api_port}"
-    Console(stderr=True).print(f"API on {where} (docs at /docs, token from {source})")
+    make_console(stderr=True).print(f"API on {where} (docs at /docs, token from {source})")
     serve(settings, host=host, port=port)

@@ -23,6 +23,7 @@ from rich.table import Table
 from workers import demo as demo_mod
 from workers import inspect
 from workers.cli import exits
+from workers.cli.console import make_console
 from workers.cli.errors import handle_errors
 from workers.connection import ping, resolve_redis_url
 from workers.credentials import api_token, flower_credentials
@@ -68,7 +69,7 @@ def up(
     """Start Redis (embedded unless REDIS_URL is set), workers, beat, Flower and the HTTP API;
     Ctrl-C stops."""
     settings = load_settings()
-    console = Console(stderr=True)
+    console = make_console(stderr=True)
     stop = threading.Event()
     _install_stop_signals(stop)
     system = System(settings, with_flower=not no_flower, with_api=not no_api)
@@ -199,7 +200,7 @@ def demo(
     agent_types = [a.strip() for a in agents.split(",") if a.strip()] or list(settings.agents)
     for name in agent_types:
         settings.agent(name)
-    console = Console(stderr=True) if as_json or not sys.stdout.isatty() else Console()
+    console = make_console(stderr=True) if as_json or not sys.stdout.isatty() else make_console()
     stop = threading.Event()
     _install_stop_signals(stop)
     system: System | None = None

@@ -6,10 +6,10 @@ import json
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from workers import inspect
+from workers.cli.console import make_console
 from workers.cli.errors import handle_errors
 from workers.connection import connect
 from workers.settings import load_settings
@@ -70,4 +70,4 @@ def status(
             f"{s.agent_type}.{s.pool}", inst, str(s.depth), _age(s.oldest_age_s),
             str(s.in_flight), str(s.processed), lat,
         )  # fmt: skip
-    Console().print(table)
+    make_console().print(table)

@@ -9,9 +9,9 @@ from typing import Annotated, Any, TypeVar
 
 import redis as redis_lib
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from workers.cli.console import make_console
 from workers.errors import BackendUnavailable, InfraMindError
 from workers.prompts.optimizer import DEFAULT_MODEL, optimize
 from workers.prompts.prompt_files import read_prompts
@@ -82,7 +82,7 @@ def optimize_command(
             f"{r.quality:.3f}",
             ", ".join(r.passes) or "-",
         )
-    Console().print(table)
+    make_console().print(table)
 
 
 @app.command("stats")
@@ -132,7 +132,7 @@ def stats_command(
             row["cost_saved_usd"],
             str(template.get("quality", "-")),
         )
-    Console().print(table)
+    make_console().print(table)
 
 
 def _client(ctx: typer.Context, url: str | None) -> Any:

@@ -7,9 +7,9 @@ from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from workers.cli.console import make_console
 from workers.connection import connect
 from workers.errors import InfraMindError
 from workers.routing.stats import stats
@@ -99,6 +99,6 @@ def stats_command(
     if as_json:
         typer.echo(json.dumps(data, indent=2, sort_keys=True))
         return
-    console = Console()
+    console = make_console()
     console.print(_targets_table(data))
     console.print(_strategies_table(data))
