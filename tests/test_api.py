@@ -161,7 +161,7 @@ def test_pools_and_metrics_show_every_pool(api: httpx.Client) -> None:
 
 def test_openapi_documents_the_routes(api: httpx.Client) -> None:
     paths = api.get("/openapi.json").json()["paths"]
-    assert {"/v1/tasks", "/v1/tasks/{task_id}", "/v1/pools", "/healthz"} <= set(paths)
+    assert {"/v1/tasks", "/v1/tasks/{task_id}", "/v1/pools", "/v1/costs", "/healthz"} <= set(paths)
 
 
 def test_the_token_is_generated_once_and_private(tmp_path: Path) -> None:
@@ -174,3 +174,14 @@ def test_the_token_is_generated_once_and_private(tmp_path: Path) -> None:
         "given",
         "INFRA_MIND_API_TOKEN",
     )
+
+
+def test_costs_and_budgets_are_exact_json(api: httpx.Client) -> None:
+    report = api.get("/v1/costs", params={"by": "tenant", "period": "month"}, headers=AUTH).json()
+    assert report["by"] == "tenant" and report["period"] == "month"
+    assert isinstance(report["total"]["total_usd"], str | None)
+    assert "recommendations" in report
+    budgets = {b["budget"]: b for b in api.get("/v1/budgets", headers=AUTH).json()["budgets"]}
+    assert budgets["tenant:broke"]["mode"] == "hard" and budgets["tenant:broke"]["limit_usd"] == "0"
+    bad = api.get("/v1/costs", params={"period": "hour"}, headers=AUTH)
+    assert bad.status_code == 400 and "period" in bad.json()["error"]

@@ -11,7 +11,6 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -19,10 +18,8 @@ import redis
 import typer
 from rich.table import Table
 
-from scheduler.costs.budgets import statuses
-from scheduler.costs.config import CostConfig
-from scheduler.costs.report import cost_report, recommendations
 from scheduler.costs.rollup import Dim, Period
+from scheduler.costs.views import budgets_view, costs_view
 from workers.cli.console import make_console
 from workers.connection import connect
 from workers.errors import InfraMindError
@@ -101,13 +98,8 @@ def costs(
     """Priced totals per agent type, pool, model or tenant, with the month-end projection."""
     with failing_cleanly():
         client, settings = backends(ctx)
-        cfg = CostConfig.from_settings(settings)
-        report = cost_report(
-            client, settings, by=Dim(by.value), period=Period(period.value),
-            run_rate_days=cfg.run_rate_days,
-        )  # fmt: skip
-        advice = recommendations(client, settings, config=cfg)
-        report["recommendations"] = [asdict(r) for r in advice]
+        report = costs_view(client, settings, Dim(by.value), Period(period.value))
+        advice = report["recommendations"]
         if as_json:
             _print_json(report)
             return
@@ -119,7 +111,7 @@ def costs(
             f"month-end projection {_usd(report['month_end_projection_usd'])}"
         )
         for rec in advice:
-            console.print(f"• {rec.message}")
+            console.print(f"• {rec['message']}")
 
 
 @app.command("budgets")
@@ -130,19 +122,7 @@ def budgets(
     """Monthly budgets: spent, reserved by running calls, share used, projection."""
     with failing_cleanly():
         client, settings = backends(ctx)
-        cfg = CostConfig.from_settings(settings)
-        rows = statuses(
-            client, settings, run_rate_days=cfg.run_rate_days, thresholds=cfg.thresholds
-        )
-        data = [
-            {
-                "budget": s.budget.id, "mode": str(s.budget.mode),
-                "limit_usd": str(s.budget.limit_usd), "spent_usd": str(s.spent_usd),
-                "reserved_usd": str(s.reserved_usd), "used_pct": s.used_pct,
-                "projected_usd": str(s.projected_usd), "state": str(s.state),
-            }
-            for s in rows
-        ]  # fmt: skip
+        data = budgets_view(client, settings)
         if as_json:
             _print_json(data)
             return

@@ -3,11 +3,12 @@ and one Redis client shared by every request."""
 
 from __future__ import annotations
 
+import importlib
 from importlib.metadata import version
 
 import redis
 from celery import Celery
-from fastapi import Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 
 from workers.api import errors, health, metrics, pools, tasks
 from workers.api.auth import bearer_guard
@@ -15,6 +16,16 @@ from workers.app import create_app
 from workers.connection import connect
 from workers.credentials import api_token
 from workers.settings import Settings, load_settings
+
+#: Routers of the scheduler's concerns, by "module:attribute": ``workers`` never imports
+#: ``scheduler`` at module level (the CLI mounts its command groups the same way).
+SCHEDULER_ROUTERS: list[str] = ["scheduler.costs.api:router"]
+
+
+def _router(target: str) -> APIRouter:
+    module, _, attr = target.partition(":")
+    router: APIRouter = getattr(importlib.import_module(module), attr)
+    return router
 
 
 def create_api(
@@ -44,4 +55,6 @@ def create_api(
     api.include_router(tasks.router, dependencies=guard)
     api.include_router(pools.router, dependencies=guard)
     api.include_router(metrics.router, dependencies=guard)
+    for target in SCHEDULER_ROUTERS:
+        api.include_router(_router(target), dependencies=guard)
     return api

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from typing import Any
+from typing import Annotated, Any
 
 from celery import states
 from fastapi import APIRouter, Query, Request, Response, status
@@ -75,7 +75,7 @@ def create_task(body: TaskRequest, request: Request, response: Response) -> Task
 async def read_task(
     task_id: str,
     request: Request,
-    wait: float = Query(0.0, ge=0, description="seconds to wait for the task to finish"),
+    wait: Annotated[float, Query(ge=0, description="seconds to wait for the task to finish")] = 0.0,
 ) -> TaskState:
     """The task's state, and its result or error once finished."""
     if not _TASK_ID.fullmatch(task_id):
