@@ -16,6 +16,7 @@ import uvicorn
 from tests.cluster import cluster_settings, start_cluster, wait_for_instances
 from workers.api import create_api
 from workers.credentials import api_token
+from workers.inspect import queue_state
 from workers.settings import Settings, load_settings
 
 pytestmark = pytest.mark.slow
@@ -185,3 +186,28 @@ def test_costs_and_budgets_are_exact_json(api: httpx.Client) -> None:
     assert budgets["tenant:broke"]["mode"] == "hard" and budgets["tenant:broke"]["limit_usd"] == "0"
     bad = api.get("/v1/costs", params={"period": "hour"}, headers=AUTH)
     assert bad.status_code == 400 and "period" in bad.json()["error"]
+
+
+def test_a_batch_is_queued_whole(api: httpx.Client) -> None:
+    tasks = [{"agent_type": a, "prompt": f"batch item {n}"} for n, a in
+             enumerate(["cto", "research", "compliance"] * 4)]  # fmt: skip
+    reply = api.post("/v1/tasks/batch", json={"tasks": tasks}, headers=AUTH)
+    assert reply.status_code == 202
+    accepted = reply.json()["tasks"]
+    assert [t["agent_type"] for t in accepted] == [t["agent_type"] for t in tasks]
+    for task in accepted:
+        done = api.get(f"/v1/tasks/{task['id']}", params={"wait": 30}, headers=AUTH).json()
+        assert done["status"] == "SUCCESS"
+
+
+def test_one_bad_task_queues_none_of_the_batch(api: httpx.Client, redis_url: str) -> None:
+    client = redis.Redis.from_url(redis_url)
+    before = queue_state(client, "agent.cto.default")[0]
+    tasks = [{"agent_type": "cto", "prompt": "fine"}, {"agent_type": "cto", "prompt": ""}]
+    reply = api.post("/v1/tasks/batch", json={"tasks": tasks}, headers=AUTH)
+    assert reply.status_code == 400 and reply.json()["error"].startswith("task 1: ")
+    broke = [{"agent_type": "cto", "prompt": "fine"}, {**tasks[0], "tenant": "broke"}]
+    assert api.post("/v1/tasks/batch", json={"tasks": broke}, headers=AUTH).status_code == 402
+    assert queue_state(client, "agent.cto.default")[0] == before
+    empty = api.post("/v1/tasks/batch", json={"tasks": []}, headers=AUTH)
+    assert empty.status_code == 400 and "tasks" in empty.json()["error"]

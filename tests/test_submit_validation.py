@@ -100,3 +100,23 @@ def test_cli_invalid_setting_exits_2() -> None:
 def test_cli_unreachable_redis_exits_3() -> None:
     code, err = _cli(["status"], {"REDIS_URL": "redis://127.0.0.1:1/0"})
     assert code == 3 and err.startswith("error: Redis at redis://127.0.0.1:1/0 is unreachable")
+
+
+def test_submit_many_publishes_all_or_none(redis_url: str, redis_client: redis.Redis) -> None:
+    """On the unit-test database (1): no worker consumes there."""
+    from workers.app import create_app
+    from workers.inspect import queue_state
+    from workers.submit import submit_many
+
+    app = create_app(load_settings(redis_url=redis_url.rsplit("/", 1)[0] + "/1"))
+    good = [{"agent_type": "cto", "prompt": f"p{n}"} for n in range(3)]
+    with pytest.raises(InvalidInput, match=r"^task 3: prompt is empty"):
+        submit_many([*good, {"agent_type": "cto", "prompt": " "}], app=app)
+    with pytest.raises(InvalidInput, match=r"^task 0: .*unexpected keyword argument 'colour'"):
+        submit_many([{**good[0], "colour": "red"}], app=app)
+    assert queue_state(redis_client, "agent.cto.default")[0] == 0
+    handles = submit_many(good, app=app)
+    assert [h.agent_type for h in handles] == ["cto"] * 3
+    assert queue_state(redis_client, "agent.cto.default")[0] == 3
+    redis_client.flushdb()
+    app.close()

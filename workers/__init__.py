@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["submit"]
+__all__ = ["submit", "submit_many"]
 
 
 def submit(agent_type: str, prompt: str, **options: Any) -> Any:
@@ -12,3 +13,10 @@ def submit(agent_type: str, prompt: str, **options: Any) -> Any:
     from workers.submit import submit as _submit
 
     return _submit(agent_type, prompt, **options)
+
+
+def submit_many(tasks: Sequence[Mapping[str, Any]], **options: Any) -> Any:
+    """Submit several tasks, all or none; see :func:`workers.submit.submit_many`."""
+    from workers.submit import submit_many as _submit_many
+
+    return _submit_many(tasks, **options)

@@ -3,6 +3,7 @@ when validation fails."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -124,8 +125,50 @@ def submit(
 
     settings: Settings = app.conf.infra_mind_settings
     kwargs, publish = build_message(settings, agent_type, prompt, **options)
-    tenant = kwargs["options"]["tenant"] or ""
-    if has_hard_budget(settings, kwargs["agent_type"], tenant):
-        check_budget(_redis_of(app), settings, kwargs["agent_type"], tenant)
+    _check_budgets(app, settings, [kwargs])
     result = app.send_task(AGENT_TASK, kwargs=kwargs, **publish)
     return TaskHandle(id=result.id, agent_type=str(agent_type), result=result)
+
+
+def submit_many(
+    tasks: Sequence[Mapping[str, Any]], *, app: Celery | None = None
+) -> list[TaskHandle]:
+    """Submit several tasks, each a mapping of ``agent_type``, ``prompt`` and ``submit``'s
+    options; handles in the same order.
+
+    Every task is validated, and every hard budget checked, before the first is published:
+    one bad task publishes none, and the error names its index ("task 3: prompt is empty").
+    """
+    if app is None:
+        from workers.app import app as default_app
+
+        app = default_app
+    from workers.app import AGENT_TASK
+
+    settings: Settings = app.conf.infra_mind_settings
+    built = []
+    for index, task in enumerate(tasks):
+        fields = dict(task)
+        try:
+            built.append(
+                build_message(settings, fields.pop("agent_type", None), fields.pop("prompt", None),
+                              **fields)
+            )  # fmt: skip
+        except InvalidInput as exc:
+            raise type(exc)(f"task {index}: {exc}") from None
+        except TypeError as exc:  # an option submit does not take
+            raise InvalidInput(f"task {index}: {exc}") from None
+    _check_budgets(app, settings, [kwargs for kwargs, _ in built])
+    handles = []
+    for kwargs, publish in built:
+        result = app.send_task(AGENT_TASK, kwargs=kwargs, **publish)
+        handles.append(TaskHandle(id=result.id, agent_type=kwargs["agent_type"], result=result))
+    return handles
+
+
+def _check_budgets(app: Celery, settings: Settings, messages: list[dict[str, Any]]) -> None:
+    """Refuse with ``BudgetExceeded`` if a hard budget of any message is used up."""
+    pairs = {(m["agent_type"], m["options"]["tenant"] or "") for m in messages}
+    for agent_type, tenant in sorted(pairs):
+        if has_hard_budget(settings, agent_type, tenant):
+            check_budget(_redis_of(app), settings, agent_type, tenant)

@@ -18,7 +18,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
 from workers.errors import InvalidInput
-from workers.submit import submit
+from workers.submit import submit, submit_many
 
 router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
 
@@ -26,6 +26,8 @@ router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
 _TASK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,63}")
 #: How often a long-poll re-reads the result backend.
 POLL_S = 0.1
+#: Most tasks in one batch request: larger batches are a client that should stream.
+MAX_BATCH = 1000
 
 
 class TaskRequest(BaseModel):
@@ -50,6 +52,16 @@ class TaskAccepted(BaseModel):
     status: str
 
 
+class BatchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    tasks: list[TaskRequest] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class BatchAccepted(BaseModel):
+    tasks: list[TaskAccepted]
+
+
 class TaskState(BaseModel):
     """``status`` is Celery's: PENDING (queued, or an id this system does not know),
     STARTED, RETRY, SUCCESS, FAILURE or REVOKED."""
@@ -69,6 +81,17 @@ def create_task(body: TaskRequest, request: Request, response: Response) -> Task
     handle = submit(body.agent_type, body.prompt, app=request.app.state.celery, **options)
     response.headers["Location"] = f"/v1/tasks/{handle.id}"
     return TaskAccepted(id=handle.id, agent_type=handle.agent_type, status=states.PENDING)
+
+
+@router.post("/batch", status_code=status.HTTP_202_ACCEPTED, response_model=BatchAccepted)
+def create_tasks(body: BatchRequest, request: Request) -> BatchAccepted:
+    """Queue up to 1,000 tasks, all or none: one bad task (named by index) queues nothing."""
+    tasks = [t.model_dump(exclude_none=True) for t in body.tasks]
+    handles = submit_many(tasks, app=request.app.state.celery)
+    accepted = [
+        TaskAccepted(id=h.id, agent_type=h.agent_type, status=states.PENDING) for h in handles
+    ]
+    return BatchAccepted(tasks=accepted)
 
 
 @router.get("/{task_id}", response_model=TaskState, response_model_exclude_none=True)
