@@ -144,7 +144,12 @@ def _quoted(text: str, lo: int, hi: int) -> Iterator[Candidate]:
 def _detectors(protected_words: frozenset[str], units: frozenset[str]) -> tuple[Detector, ...]:
     """All detectors in rank order: on equal starts the one listed first wins."""
     variants = {v for w in protected_words for v in (w, w.capitalize(), w.upper())}
-    words = re.compile(words_pattern(variants) + r"\b")
+    word_list = words_pattern(variants)
+    words_at = re.compile(rf"(?:{word_list})\b")
+    # Trying the word list at every letter is slow; a word counts only where a token starts,
+    # so the pattern also takes the character before it (anything but an ASCII word
+    # character, apostrophe or hyphen), which leaves the engine far fewer places to try.
+    words_after = re.compile(rf"[^A-Za-z0-9_'-](?:{word_list})\b")
     unit_alt = "|".join(re.escape(u) for u in sorted(units, key=len, reverse=True))
     tail = rf"(?:[ \t]?%|[kKMBx×](?!\w))?(?:[ \t]?(?:{unit_alt})(?!\w))?"
     # One leading class (then a lookbehind says which it was) lets the engine skip ahead.
@@ -154,10 +159,13 @@ def _detectors(protected_words: frozenset[str], units: frozenset[str]) -> tuple[
     )
 
     def negations(text: str, lo: int, hi: int) -> Iterator[Candidate]:
-        for match in words.finditer(text, lo, hi):
-            start = match.start()
-            if start == lo or not (is_word(text[start - 1]) or text[start - 1] in "'’-"):
-                yield start, match.end(), "negation"
+        first = words_at.match(text, lo, hi)
+        if first:
+            yield lo, first.end(), "negation"
+        for match in words_after.finditer(text, first.end() if first else lo, hi):
+            before = text[match.start()]
+            if not (is_word(before) or before == "’"):  # a non-ASCII letter, or an apostrophe
+                yield match.start() + 1, match.end(), "negation"
         for match in _NT.finditer(text, lo, hi):
             start = match.start()
             while start > lo and text[start - 1].isalpha():
