@@ -19,6 +19,7 @@ from workers.prompts.trie import words_pattern
 
 _NUM_REST = r"[0-9]*(?:[,_][0-9]{3})*(?:\.[0-9]+)*(?:[eE][+-]?[0-9]+)?(?:/[0-9]+)*"
 _NUM = "[0-9]" + _NUM_REST
+_DIGIT = re.compile("[0-9]")
 
 _SKIP = re.compile(r"\n[ \t]*(?:[0-9]{1,3}[.)](?=[ \t])|Example[ \t]+[0-9]{1,3}\b)")
 _SKIP_AT_START = re.compile(r"[ \t]*(?:[0-9]{1,3}[.)](?=[ \t])|Example[ \t]+[0-9]{1,3}\b)")
@@ -177,6 +178,8 @@ def _detectors(protected_words: frozenset[str], units: frozenset[str]) -> tuple[
             before = text[match.start()]
             if not (is_word(before) or before == "’"):  # a non-ASCII letter, or an apostrophe
                 yield match.start() + 1, match.end(), "negation"
+        if "n't" not in text and "n’t" not in text:
+            return
         for match in _NT.finditer(text, lo, hi):
             start = match.start()
             while start > lo and text[start - 1].isalpha():
@@ -185,7 +188,12 @@ def _detectors(protected_words: frozenset[str], units: frozenset[str]) -> tuple[
                 yield start, match.end(), "negation"
 
     def numbers(text: str, lo: int, hi: int) -> Iterator[Candidate]:
-        for match in number.finditer(text, lo, hi):
+        digit = _DIGIT.search(text, lo, hi)
+        if digit is None:
+            return
+        # A number's first digit is at most three characters in ("$ -5"): nothing further
+        # back can start one.
+        for match in number.finditer(text, max(lo, digit.start() - 3), hi):
             start = match.start()
             if start == lo or not (is_word(text[start - 1]) or text[start - 1] == "."):
                 yield start, match.end(), "number"

@@ -69,9 +69,10 @@ def is_word(char: str) -> bool:
 
 
 def dates(text: str, lo: int, hi: int) -> Iterator[Candidate]:
-    if _DIGIT.search(text, lo, hi) is None:  # every date has a digit
+    digit = _DIGIT.search(text, lo, hi)
+    if digit is None:  # every date has a digit
         return
-    for match in _DATE_DIGITS.finditer(text, lo, hi):
+    for match in _DATE_DIGITS.finditer(text, digit.start(), hi):
         start = match.start()
         if start == lo or not is_word(text[start - 1]):
             yield start, match.end(), "datetime"
