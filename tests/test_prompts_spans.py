@@ -135,3 +135,35 @@ def test_minify_json_leaves_invalid_json_alone() -> None:
 def test_minify_table_keeps_cells() -> None:
     table = "| Quarter | Hires |\n|:--------|------:|\n| Q1 2025 | 10    |"
     assert minify_table_text(table) == "|Quarter|Hires|\n|:---|---:|\n|Q1 2025|10|"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("énot here", []),
+        ("don’no way", []),
+        ("(not) now", [("not", SpanKind.NEGATION)]),
+        ("He can’t, won't", [("can’t", SpanKind.NEGATION), ("won't", SpanKind.NEGATION)]),
+        ("US$5 and $5", [("US", SpanKind.IDENTIFIER), ("$5", SpanKind.NUMBER)]),
+        ("x3 March 2025", [("x3", SpanKind.IDENTIFIER), ("March 2025", SpanKind.DATETIME)]),
+        ("Section 3 starts Q1 2024", [("3", SpanKind.NUMBER), ("Q1 2024", SpanKind.DATETIME)]),
+        (
+            "On 2024-05-14 10:30 UTC",
+            [("2024-05-14 10:30", SpanKind.DATETIME), ("UTC", SpanKind.IDENTIFIER)],
+        ),
+        (
+            "Copy C:\\tmp\\a.txt to D:\\b",
+            [("C:\\tmp\\a.txt", SpanKind.PATH), ("D:\\b", SpanKind.PATH)],
+        ),
+        (
+            "See www.acme.io or https://x.org/a.",
+            [("www.acme.io", SpanKind.URL), ("https://x.org/a", SpanKind.URL)],
+        ),
+    ],
+)
+def test_token_boundaries_decide_inline_spans(
+    text: str, expected: list[tuple[str, SpanKind]]
+) -> None:
+    """A word, number or date counts only where a token starts; the mark that opens a path or
+    URL is found wherever it sits."""
+    assert spans_of(text) == expected

@@ -28,6 +28,10 @@ _INDENTS = " \t"
 _FENCE_HEADS = " `~"
 _TABLE_HEADS = " \t|"
 _LOG_HEADS = " \t[0123456789TDINWEFC"
+#: Lines starting with any other character can only open an aligned or YAML block (or a log
+#: line at one of ``_LEVELS``), which ``_may_open_block`` tests without a regex.
+_OPENING_HEADS = " \t`~{[|0123456789"
+_LEVELS = ("TRACE", "DEBUG", "INFO", "NOTICE", "WARN", "ERROR", "FATAL", "CRITICAL")
 
 Block = tuple[int, int, str]
 
@@ -43,7 +47,7 @@ def find_blocks(text: str) -> list[Block]:
     blocks: list[Block] = []
     i = 0
     while i < len(lines):
-        found = _block_at(text, lines, offsets, i)
+        found = _block_at(text, lines, offsets, i) if _may_open_block(lines[i]) else None
         if found is None:
             i += 1
             continue
@@ -51,6 +55,18 @@ def find_blocks(text: str) -> list[Block]:
         blocks.append((offsets[i], end, kind))
         i = last + 1
     return blocks
+
+
+def _may_open_block(line: str) -> bool:
+    """False for most lines of prose, which then skip ``_block_at`` and its regexes."""
+    head = line[:1]
+    return bool(head) and (
+        head in _OPENING_HEADS
+        or line.startswith(_LEVELS)
+        or "  " in line
+        or "\t" in line
+        or line.rstrip(" \t").endswith(":")
+    )
 
 
 def _block_at(

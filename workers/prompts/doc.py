@@ -124,9 +124,9 @@ def mask(text: str, book: Phrasebook) -> Doc:
     parts: list[str] = []
     spans: list[Span] = []
     cursor = 0
-    for start, end, kind in found:
+    for index, (start, end, kind) in enumerate(found):
         parts.append(text[cursor:start])
-        parts.append(sentinel(len(spans)))
+        parts.append(sentinel(index))
         spans.append(Span(kind, text[start:end]))
         cursor = end
     parts.append(text[cursor:])

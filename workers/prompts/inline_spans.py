@@ -19,6 +19,7 @@ from workers.prompts.trie import words_pattern
 
 _NUM_REST = r"[0-9]*(?:[,_][0-9]{3})*(?:\.[0-9]+)*(?:[eE][+-]?[0-9]+)?(?:/[0-9]+)*"
 _NUM = "[0-9]" + _NUM_REST
+_DIGIT = re.compile("[0-9]")
 
 _SKIP = re.compile(r"\n[ \t]*(?:[0-9]{1,3}[.)](?=[ \t])|Example[ \t]+[0-9]{1,3}\b)")
 _SKIP_AT_START = re.compile(r"[ \t]*(?:[0-9]{1,3}[.)](?=[ \t])|Example[ \t]+[0-9]{1,3}\b)")
@@ -29,12 +30,14 @@ _PLACEHOLDER = re.compile(
     r"|<[A-Za-z/!][^<>\n]{0,200}>|\[\[[^\]\n]{1,200}\]\]|%\([A-Za-z_]\w*\)[sdfr]"
     r"|\$[A-Z_][A-Z0-9_]+\b"
 )
-_URL = re.compile(r"://|www\.")
+_SCHEME_END = re.compile("://")
+_WWW = re.compile(r"www\.")
 _URL_TAIL = re.compile(r"[^\s<>\"'`]*[^\s<>\"'`.,;:!?)\]]")
 _SCHEME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-")
 _AT = re.compile(r"@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+\b")
 _LOCAL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.+-")
-_SLASH = re.compile(r"/|:\\")
+_SLASH = re.compile("/")
+_DRIVE = re.compile(r":\\")
 _PATH_SEG = r"[\w@%+~-]+(?:\.[\w@%+~-]+)*"
 _PATH = re.compile(rf"(?:~|\.{{1,2}})?(?:/{_PATH_SEG})+/?|{_PATH_SEG}(?:/{_PATH_SEG})+/?")
 _WINDOWS = re.compile(r"[A-Za-z]:\\[^\s\"'<>]+")
@@ -42,6 +45,8 @@ _PATH_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ012
 _QUOTED = re.compile(
     r"\"[^\"\n]{1,400}\"|“[^”\n]{1,400}”|‘[^’\n]{1,400}’|«[^»\n]{1,400}»|'[^'\n]{1,200}'(?!\w)"
 )
+#: Every quoted span opens with one of these; a text with none skips the scan.
+_QUOTE_MARKS = "\"“‘«'"
 _NT = re.compile(r"n['’]t\b")
 
 
@@ -81,20 +86,24 @@ def _skip(text: str, lo: int, hi: int) -> Iterator[Candidate]:
 
 
 def _urls(text: str, lo: int, hi: int) -> Iterator[Candidate]:
-    if "://" not in text and "www." not in text:
-        return
-    for match in _URL.finditer(text, lo, hi):
-        start = match.start()
-        if match.group() == "://":
+    # "://" and "www." are scanned for apart: one literal is found much faster than either
+    # of two, and most texts hold neither.
+    if "://" in text:
+        for match in _SCHEME_END.finditer(text, lo, hi):
+            start = match.start()
             while start > lo and text[start - 1] in _SCHEME_CHARS:
                 start -= 1
-            if start == match.start() or not text[start].isalpha():
-                continue
-        elif start > lo and is_word(text[start - 1]):
-            continue
-        tail = _URL_TAIL.match(text, match.end(), hi)
-        if tail:
-            yield start, tail.end(), "url"
+            if start < match.start() and text[start].isalpha():
+                tail = _URL_TAIL.match(text, match.end(), hi)
+                if tail:
+                    yield start, tail.end(), "url"
+    if "www." in text:
+        for match in _WWW.finditer(text, lo, hi):
+            start = match.start()
+            if start == lo or not is_word(text[start - 1]):
+                tail = _URL_TAIL.match(text, match.end(), hi)
+                if tail:
+                    yield start, tail.end(), "url"
 
 
 def _emails(text: str, lo: int, hi: int) -> Iterator[Candidate]:
@@ -109,16 +118,17 @@ def _emails(text: str, lo: int, hi: int) -> Iterator[Candidate]:
 
 
 def _paths(text: str, lo: int, hi: int) -> Iterator[Candidate]:
-    if "/" not in text and ":\\" not in text:
-        return
-    for match in _SLASH.finditer(text, lo, hi):
-        start = match.start()
-        if match.group() != "/":
-            start -= 1
+    # Slashes and drive marks are scanned for apart, like the marks of URLs.
+    if ":\\" in text:
+        for match in _DRIVE.finditer(text, lo, hi):
+            start = match.start() - 1
             found = _WINDOWS.match(text, start, hi) if start >= lo else None
             if found and (start == lo or not is_word(text[start - 1])):
                 yield start, found.end(), "path"
-            continue
+    if "/" not in text:
+        return
+    for match in _SLASH.finditer(text, lo, hi):
+        start = match.start()
         while start > lo and (text[start - 1] in _PATH_CHARS):
             start -= 1
         if start > lo and text[start - 1] in "/":
@@ -129,6 +139,8 @@ def _paths(text: str, lo: int, hi: int) -> Iterator[Candidate]:
 
 
 def _quoted(text: str, lo: int, hi: int) -> Iterator[Candidate]:
+    if not any(mark in text for mark in _QUOTE_MARKS):
+        return
     for match in _QUOTED.finditer(text, lo, hi):
         start = match.start()
         if (
@@ -144,7 +156,12 @@ def _quoted(text: str, lo: int, hi: int) -> Iterator[Candidate]:
 def _detectors(protected_words: frozenset[str], units: frozenset[str]) -> tuple[Detector, ...]:
     """All detectors in rank order: on equal starts the one listed first wins."""
     variants = {v for w in protected_words for v in (w, w.capitalize(), w.upper())}
-    words = re.compile(words_pattern(variants) + r"\b")
+    word_list = words_pattern(variants)
+    words_at = re.compile(rf"(?:{word_list})\b")
+    # Trying the word list at every letter is slow; a word counts only where a token starts,
+    # so the pattern also takes the character before it (anything but an ASCII word
+    # character, apostrophe or hyphen), which leaves the engine far fewer places to try.
+    words_after = re.compile(rf"[^A-Za-z0-9_'-](?:{word_list})\b")
     unit_alt = "|".join(re.escape(u) for u in sorted(units, key=len, reverse=True))
     tail = rf"(?:[ \t]?%|[kKMBx×](?!\w))?(?:[ \t]?(?:{unit_alt})(?!\w))?"
     # One leading class (then a lookbehind says which it was) lets the engine skip ahead.
@@ -154,10 +171,15 @@ def _detectors(protected_words: frozenset[str], units: frozenset[str]) -> tuple[
     )
 
     def negations(text: str, lo: int, hi: int) -> Iterator[Candidate]:
-        for match in words.finditer(text, lo, hi):
-            start = match.start()
-            if start == lo or not (is_word(text[start - 1]) or text[start - 1] in "'’-"):
-                yield start, match.end(), "negation"
+        first = words_at.match(text, lo, hi)
+        if first:
+            yield lo, first.end(), "negation"
+        for match in words_after.finditer(text, first.end() if first else lo, hi):
+            before = text[match.start()]
+            if not (is_word(before) or before == "’"):  # a non-ASCII letter, or an apostrophe
+                yield match.start() + 1, match.end(), "negation"
+        if "n't" not in text and "n’t" not in text:
+            return
         for match in _NT.finditer(text, lo, hi):
             start = match.start()
             while start > lo and text[start - 1].isalpha():
@@ -166,7 +188,12 @@ def _detectors(protected_words: frozenset[str], units: frozenset[str]) -> tuple[
                 yield start, match.end(), "negation"
 
     def numbers(text: str, lo: int, hi: int) -> Iterator[Candidate]:
-        for match in number.finditer(text, lo, hi):
+        digit = _DIGIT.search(text, lo, hi)
+        if digit is None:
+            return
+        # A number's first digit is at most three characters in ("$ -5"): nothing further
+        # back can start one.
+        for match in number.finditer(text, max(lo, digit.start() - 3), hi):
             start = match.start()
             if start == lo or not (is_word(text[start - 1]) or text[start - 1] == "."):
                 yield start, match.end(), "number"

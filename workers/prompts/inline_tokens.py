@@ -30,13 +30,13 @@ _DATE_DIGITS = re.compile(
     rf"|[0-9]?(?:st|nd|rd|th)?[ \t]+{_MONTH}\b(?:,?[ \t]+[0-9]{{4}}\b)?"
     r"|[0-9]?-[0-9]{1,2}\b(?![-\w]))"
 )
-#: Month dates and quarters are two patterns: each then starts with a literal or a class,
-#: which lets the regex engine skip ahead in C.
-_DATE_MONTHS = re.compile(
-    r"((?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*)"
-    r"(?:\.?[ \t]+[0-9]{1,2}(?:st|nd|rd|th)?\b(?:,?[ \t]+[0-9]{4}\b)?|[ \t]+[0-9]{4}\b)"
+#: Month dates and quarters: one leading class lets the regex engine skip ahead in C, the
+#: lookbehinds say which it was. Group 1 ends the month word, checked against ``_MONTHS``.
+_DATE_WORDS = re.compile(
+    r"[JFMASONDQH](?:(?<=[QH])[1-4][ \t]+[0-9]{4}\b"
+    r"|(?<=[JFMASOND])([a-z]+)"
+    r"(?:\.?[ \t]+[0-9]{1,2}(?:st|nd|rd|th)?\b(?:,?[ \t]+[0-9]{4}\b)?|[ \t]+[0-9]{4}\b))"
 )
-_DATE_QUARTERS = re.compile(r"[QH][1-4][ \t]+[0-9]{4}\b")
 _DIGIT = re.compile("[0-9]")
 _MONTHS = frozenset(
     "Jan January Feb February Mar March Apr April May Jun June Jul July Aug August Sep Sept "
@@ -69,18 +69,18 @@ def is_word(char: str) -> bool:
 
 
 def dates(text: str, lo: int, hi: int) -> Iterator[Candidate]:
-    if _DIGIT.search(text, lo, hi) is None:  # every date has a digit
+    digit = _DIGIT.search(text, lo, hi)
+    if digit is None:  # every date has a digit
         return
-    for match in _DATE_DIGITS.finditer(text, lo, hi):
+    for match in _DATE_DIGITS.finditer(text, digit.start(), hi):
         start = match.start()
         if start == lo or not is_word(text[start - 1]):
             yield start, match.end(), "datetime"
-    for match in _DATE_MONTHS.finditer(text, lo, hi):
+    for match in _DATE_WORDS.finditer(text, lo, hi):
         start = match.start()
-        if match.group(1) in _MONTHS and (start == lo or not is_word(text[start - 1])):
-            yield start, match.end(), "datetime"
-    for match in _DATE_QUARTERS.finditer(text, lo, hi):
-        start = match.start()
+        word_end = match.end(1)
+        if word_end > 0 and text[start:word_end] not in _MONTHS:
+            continue  # a capitalized word that is not a month: "Section 3"
         if start == lo or not is_word(text[start - 1]):
             yield start, match.end(), "datetime"
 
