@@ -191,14 +191,18 @@ def doc_sentences(doc: Doc) -> list[Sentence]:
 
 
 def _segment(doc: Doc) -> None:
-    """Lines and sentences, paragraph by paragraph, reusing paragraphs seen before.
+    """Lines, sentences and sentence heads, paragraph by paragraph, reusing paragraphs seen
+    before.
 
     Nothing in segmentation looks across a blank line, so a paragraph's lines and sentences
     depend on its own text only; a pass that edits one paragraph leaves the others cached.
     """
-    cache: dict[str, tuple[list[Line], list[Sentence], int]] = doc.shared.setdefault("segments", {})
+    cache: dict[str, tuple[list[Line], list[Sentence], int, list[str]]] = doc.shared.setdefault(
+        "segments", {}
+    )
     lines: list[Line] = []
     found: list[Sentence] = []
+    heads: list[str] = []
     offset = 0
     groups = 0
     for chunk in doc.text.split("\n\n"):
@@ -207,8 +211,9 @@ def _segment(doc: Doc) -> None:
             own = split_lines(chunk)
             own_sentences = _sentences(chunk, doc.spans, own)
             count = own_sentences[-1].group + 1 if own_sentences else 0
-            entry = cache[chunk] = (own, own_sentences, count)
-        own, own_sentences, count = entry
+            own_heads = [head_word(chunk, s.start) for s in own_sentences]
+            entry = cache[chunk] = (own, own_sentences, count, own_heads)
+        own, own_sentences, count, own_heads = entry
         if not offset:
             lines.extend(own)
             found.extend(own_sentences)
@@ -216,21 +221,28 @@ def _segment(doc: Doc) -> None:
             moved_lines, moved_sentences = _placed(own, own_sentences, offset, groups)
             lines.extend(moved_lines)
             found.extend(moved_sentences)
+        heads.extend(own_heads)
         offset += len(chunk) + 2
         groups += count
     doc.memo["lines"] = lines
     doc.memo["sentences"] = found
+    doc.memo["head_list"] = heads
 
 
 def _placed(
     own: list[Line], own_sentences: list[Sentence], offset: int, groups: int
 ) -> tuple[list[Line], list[Sentence]]:
     """A paragraph's lines (after the blank line before it) and sentences, moved to
-    ``offset`` with group numbers after ``groups``."""
-    lines = [Line(offset - 1, offset - 1, LineKind.BLANK, offset - 1)]
-    lines.extend([Line(a + offset, b + offset, k, c + offset) for a, b, k, c in own])
+    ``offset`` with group numbers after ``groups``.
+
+    Runs for every paragraph of every new text, so the tuples are built without the named
+    constructor's keyword handling.
+    """
+    new = tuple.__new__
+    lines = [new(Line, (offset - 1, offset - 1, LineKind.BLANK, offset - 1))]
+    lines += [new(Line, (a + offset, b + offset, k, c + offset)) for a, b, k, c in own]
     found = [
-        Sentence(a + offset, b + offset, k, g + groups, first, last)
+        new(Sentence, (a + offset, b + offset, k, g + groups, first, last))
         for a, b, k, g, first, last in own_sentences
     ]
     return lines, found
@@ -241,8 +253,16 @@ def sentence_heads(doc: Doc) -> dict[int, str]:
     computed once per text for the passes that look for openers."""
     found = doc.memo.get("heads")
     if found is None:
-        text = doc.text
-        found = doc.memo["heads"] = {s.start: head_word(text, s.start) for s in doc_sentences(doc)}
+        starts = [s.start for s in doc_sentences(doc)]
+        found = doc.memo["heads"] = dict(zip(starts, doc.memo["head_list"], strict=True))
+    return found
+
+
+def sentence_start_list(doc: Doc) -> list[int]:
+    """Sentence starts in order (for bisecting), computed once per text."""
+    found = doc.memo.get("sentence_start_list")
+    if found is None:
+        found = doc.memo["sentence_start_list"] = [s.start for s in doc_sentences(doc)]
     return found
 
 

@@ -14,7 +14,7 @@ from itertools import filterfalse
 
 from workers.prompts.doc import SENTINEL_CLASS, SENTINEL_RE, Doc, sentinel
 from workers.prompts.phrasebook import Phrasebook
-from workers.prompts.segments import doc_sentences
+from workers.prompts.segments import doc_sentences, sentence_start_list
 from workers.prompts.spans import SpanKind
 
 _TOKEN = re.compile(rf"{SENTINEL_CLASS}|[^\W_]+(?:'[^\W_]+)*")
@@ -48,7 +48,7 @@ def range_key(
     """
     text = doc.text
     found = doc_sentences(doc)
-    at = bisect_left(_starts(doc), start)
+    at = bisect_left(sentence_start_list(doc), start)
     words: list[str] = []
     cursor = start
     while at < len(found) and found[at].end <= end:
@@ -61,13 +61,6 @@ def range_key(
     if cursor < end:
         words.extend(key(doc, text[cursor:end], book, cache))
     return tuple(words)
-
-
-def _starts(doc: Doc) -> list[int]:
-    found = doc.memo.get("sentence_start_list")
-    if found is None:
-        found = doc.memo["sentence_start_list"] = [s.start for s in doc_sentences(doc)]
-    return found
 
 
 def _key(doc: Doc, text: str, book: Phrasebook) -> tuple[str, ...]:

@@ -18,7 +18,7 @@ from workers.prompts.edits import Edit, apply_edits, remove_leading, skip_separa
 from workers.prompts.passes.base import PassContext
 from workers.prompts.phrasebook import Phrasebook
 from workers.prompts.phrases import head_word, normalize_phrase
-from workers.prompts.segments import doc_sentences, sentence_heads, sentence_starts
+from workers.prompts.segments import doc_sentences, sentence_heads
 from workers.prompts.spans import SpanKind
 
 _NEXT = re.compile(r"[A-Za-z']+")
@@ -30,11 +30,13 @@ class OpenersPass:
     def apply(self, doc: Doc, ctx: PassContext) -> Doc:
         text = doc.text
         edits: list[Edit] = []
-        ends = {s.start: s.end for s in doc_sentences(doc)}
+        found = doc_sentences(doc)
+        ends = {s.start: s.end for s in found}
         starting = ctx.book.heads["opener_starts"]
         heads = sentence_heads(doc)
-        for start in sorted(sentence_starts(doc)):
-            if heads[start] not in starting and text.find(", ", start, ends[start]) < 0:
+        for sentence in found:
+            start = sentence.start
+            if heads[start] not in starting and text.find(", ", start, sentence.end) < 0:
                 continue  # no opener here and no lead an opener could follow
             capital = text[start].isupper()
             chain = _fitting_chain(doc, start, ctx.book)

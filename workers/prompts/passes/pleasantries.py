@@ -9,12 +9,12 @@ checking the Terraform plan" stays.
 from __future__ import annotations
 
 import re
-from bisect import bisect_left
+from bisect import bisect_right
 
 from workers.prompts.doc import SENTINEL_RE, Doc
 from workers.prompts.edits import Edit, apply_edits, remove_sentence
 from workers.prompts.passes.base import PassContext
-from workers.prompts.segments import LineKind, doc_sentences
+from workers.prompts.segments import LineKind, Sentence, doc_sentences, sentence_start_list
 
 _WORD = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)?")
 
@@ -28,8 +28,8 @@ class PleasantriesPass:
         if not hits:
             return doc
         edits: list[Edit] = []
-        for sentence in doc_sentences(doc):
-            if sentence.kind is LineKind.LABEL or not _holds(hits, sentence.start, sentence.end):
+        for sentence in _holding(doc, hits):
+            if sentence.kind is LineKind.LABEL:
                 continue
             body = doc.text[sentence.start : sentence.end]
             if SENTINEL_RE.search(body):
@@ -44,7 +44,16 @@ class PleasantriesPass:
         return doc.with_text(apply_edits(doc.text, edits)) if edits else doc
 
 
-def _holds(hits: list[int], start: int, end: int) -> bool:
-    """True if a probe hit (a word every pleasantry needs) lies in [start, end)."""
-    at = bisect_left(hits, start)
-    return at < len(hits) and hits[at] < end
+def _holding(doc: Doc, hits: list[int]) -> list[Sentence]:
+    """Sentences holding a probe hit (a word every pleasantry needs), in order: found from
+    the hits, which are few, rather than by testing every sentence."""
+    found = doc_sentences(doc)
+    starts = sentence_start_list(doc)
+    out: list[Sentence] = []
+    last = -1
+    for hit in hits:
+        at = bisect_right(starts, hit) - 1
+        if at > last and found[at].end > hit:
+            out.append(found[at])
+            last = at
+    return out
