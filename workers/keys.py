@@ -255,3 +255,8 @@ def prompt_versions(agent_type: str) -> str:
 def prompt_stats(agent_type: str) -> str:
     """Hash of batch totals of an agent type plus the sample cursor."""
     return f"{PREFIX}:prompts:stats:{validate_name('agent type', agent_type)}"
+
+
+# -- provider rate limits ------------------------------------------------------------------
+#: Prefix of the sliding-window buckets of ``workers.rate_limits`` (one per group and limit).
+RATE_LIMIT_PREFIX = f"{PREFIX}:ratelimit"

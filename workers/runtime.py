@@ -23,6 +23,7 @@ from workers.heartbeat import InstanceStats
 from workers.pricing import compute_cost
 from workers.prompts.source import StoredPrompts
 from workers.providers import Provider, make_provider
+from workers.rate_limits import Buckets, LimitedProvider, RateLimiter
 from workers.settings import Settings
 from workers.tokens import count_tokens
 
@@ -41,6 +42,7 @@ class WorkerRuntime:
         self.redis = client or redis.Redis.from_url(url or "", decode_responses=True)
         self.stats = InstanceStats()
         self._providers: dict[str, Provider] = {}
+        self._limiter: RateLimiter | None = None
         self._cache: TieredCache | None = None
         self._contexts: dict[tuple[str, str], AgentContext] = {}
         self._lock = threading.Lock()
@@ -60,6 +62,13 @@ class WorkerRuntime:
                 if provider is None:
                     provider = make_provider(agent.provider, self.settings)
                     self._providers[agent.provider] = provider
+                buckets = Buckets.of(agent)
+                if buckets is not None:
+                    if self._limiter is None:
+                        self._limiter = RateLimiter(self.redis)
+                    provider = LimitedProvider(
+                        provider, self._limiter, buckets, self.settings.rate_limit_max_wait_s
+                    )
                 if self._cache is None:
                     self._cache = TieredCache(self.redis, self.settings.cache)
                 ctx = AgentContext(

@@ -12,6 +12,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
+from limits import parse as parse_limit
 from pydantic import (
     AliasChoices,
     BaseModel,
@@ -109,6 +110,31 @@ class AgentType(BaseModel):
     quality: Literal["best", "balanced", "cheapest"] = Field(
         "balanced", description="best: never advise a cheaper model"
     )
+    rate_limit: str | None = Field(None, description='provider calls, e.g. "500/minute"')
+    token_rate_limit: str | None = Field(
+        None, description='prompt plus max_tokens, e.g. "200000/minute"'
+    )
+    rate_limit_group: str = Field("", description="types naming one group share its buckets")
+
+    @field_validator("rate_limit", "token_rate_limit")
+    @classmethod
+    def _limit(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                parse_limit(value)
+            except ValueError:
+                raise ValueError(
+                    f"{value!r} is not a rate limit; write it like '500/minute' or '10/second'"
+                ) from None
+        return value
+
+    @field_validator("rate_limit_group")
+    @classmethod
+    def _group(cls, value: str) -> str:
+        try:
+            return validate_name("rate limit group", value) if value else value
+        except InvalidInput as exc:  # pydantic then names the field
+            raise ValueError(str(exc)) from None
 
     @field_validator("name")
     @classmethod
@@ -168,6 +194,9 @@ class Settings(BaseSettings):
         "threads", description="Celery pool of agent instances (threads: I/O-bound LLM calls)"
     )
     shutdown_grace_s: float = Field(defaults.SHUTDOWN_GRACE_S, gt=0)
+    rate_limit_max_wait_s: float = Field(
+        60.0, ge=0, description="longest a provider call waits for room in its rate limit"
+    )
     log_level: str = "INFO"
     flower_address: str = "127.0.0.1"
     flower_port: int = Field(5555, ge=1, le=65535)

@@ -105,9 +105,12 @@ def _scale_up(
     now: float,
     current: int,
     budget_blocked: bool,
+    rate_limited: str = "",
 ) -> tuple[int, str]:
     if budget_blocked:
         return current, f"budget exhausted: scale-up to {rec.value} refused ({rec.why})"
+    if rate_limited:
+        return current, f"{rate_limited}: scale-up to {rec.value} refused ({rec.why})"
     notes = [rec.why]
     left = _cooldown_left(history, now, policy.cooldown_up_s, {Direction.UP})
     if left > 0:
@@ -185,11 +188,14 @@ def decide(
     *,
     current: int,
     budget_blocked: bool = False,
+    rate_limited: str = "",
 ) -> Decision:
     """Decide the size of one pool. ``history`` is this pool's recent decisions, any order.
 
     ``current`` is the size the actuator holds now. ``budget_blocked`` refuses any growth
-    except back up to the minimum. Raises ``ConfigError`` for a malformed time-of-day range.
+    except back up to the minimum, and so does ``rate_limited`` (why the provider's rate
+    limit is full: more instances would only wait for it). Raises ``ConfigError`` for a
+    malformed time-of-day range.
     """
     history = [d for d in history if (d.agent_type, d.pool) == (signals.agent_type, signals.pool)]
     rec = recommend(signals, policy, now, current=current, settling=_settling(history, policy, now))
@@ -198,7 +204,9 @@ def decide(
     elif current < rec.floor:
         desired, reason = rec.floor, f"below the minimum of {rec.floor}"
     elif rec.value > current:
-        desired, reason = _scale_up(signals, policy, rec, history, now, current, budget_blocked)
+        desired, reason = _scale_up(
+            signals, policy, rec, history, now, current, budget_blocked, rate_limited
+        )
     elif rec.value < current:
         desired, reason = _scale_down(signals, policy, rec, history, now, current)
     else:
@@ -220,6 +228,7 @@ def decide(
         "by_trend": rec.by_trend,
         "raw": rec.raw,
         "budget_blocked": budget_blocked,
+        "rate_limited": rate_limited,
     }
     return Decision(
         agent_type=signals.agent_type,

@@ -27,6 +27,7 @@ from workers.budget_guard import hard_budget_block
 from workers.errors import InfraMindError
 from workers.keys import pool_id
 from workers.lock import RedisLock
+from workers.rate_limits import Buckets, RateLimiter
 from workers.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,9 @@ BOOT_MEASURE_MAX_S = 120.0
 LAST_RUN_TTL_S = 3600
 
 BudgetCheck = Callable[[str], bool]
+RateCheck = Callable[[str], str]
+#: A rate limit this full refuses growth: new instances would only queue for it.
+RATE_LIMIT_FULL = 0.95
 
 
 def hard_budget_check(client: redis.Redis, settings: Settings, now: float) -> BudgetCheck:
@@ -51,6 +55,24 @@ def hard_budget_check(client: redis.Redis, settings: Settings, now: float) -> Bu
         return hard_budget_block(client, settings, agent_type, now=now) is not None
 
     return blocked
+
+
+def rate_limit_check(client: redis.Redis, settings: Settings) -> RateCheck:
+    """Why an agent type's provider rate limit refuses growth ("" when it does not)."""
+    limiter: RateLimiter | None = None
+
+    def full(agent_type: str) -> str:
+        nonlocal limiter
+        buckets = Buckets.of(settings.agent(agent_type))
+        if buckets is None:
+            return ""
+        limiter = limiter or RateLimiter(client)
+        share = limiter.used_share(buckets)
+        if share < RATE_LIMIT_FULL:
+            return ""
+        return f"rate limit of {buckets.group} is {share:.0%} used"
+
+    return full
 
 
 def measure_boot_times(
@@ -77,6 +99,7 @@ def decide_pool(
     now: float,
     actuator: Actuator,
     budget_blocked: BudgetCheck | None = None,
+    rate_limited: RateCheck | None = None,
 ) -> Decision:
     """One pool's decision, carried out when it changes the size (or none was set yet)."""
     policy = effective_policy(client, settings, agent_type, pool)
@@ -92,6 +115,7 @@ def decide_pool(
         now,
         current=current,
         budget_blocked=budget_blocked(agent_type) if budget_blocked else False,
+        rate_limited=rate_limited(agent_type) if rate_limited else "",
     )
     if decision.desired == current and held is not None:
         return decision
@@ -149,11 +173,15 @@ def run_job(
         decisions: list[Decision] = []
         if budget_blocked is None:
             budget_blocked = hard_budget_check(client, settings, now)
+        rate_limited = rate_limit_check(client, settings)
         for agent, pool in settings.pools():
             try:
                 decisions.append(
-                    decide_pool(client, settings, agent.name, pool, now, actuator, budget_blocked)
-                )
+                    decide_pool(
+                        client, settings, agent.name, pool, now, actuator, budget_blocked,
+                        rate_limited,
+                    )
+                )  # fmt: skip
             except InfraMindError as exc:
                 log.warning("autoscale %s.%s: %s", agent.name, pool, exc)
                 result["errors"][pool_id(agent.name, pool)] = str(exc)
