@@ -149,7 +149,7 @@ def renumber(group: list[Example], kept: list[Example]) -> list[Edit]:
     if any(n is None for n in numbers) or not kept:
         return []
     first = numbers[0]
-    if numbers != list(range(first, first + len(numbers))):  # type: ignore[operator]
+    if numbers != list(range(first, first + len(numbers))):  # type: ignore[operator, arg-type]
         return []
     edits = []
     for offset, example in enumerate(kept):
