@@ -271,3 +271,41 @@ def test_samples_round_trip_with_and_without_a_service_time() -> None:
         assert samples.Sample.from_json(reading.to_json()) == reading
     legacy = '{"t": 1.0, "backlog": 2, "done": 1, "counters": {}}'
     assert samples.Sample.from_json(legacy).service_s is None
+
+
+def test_service_time_is_exact_once_run_totals_grow(redis_client: redis.Redis) -> None:
+    """Summed run time over summed completions: a warm-up task weighs what it took, not what
+    a moving average remembers of it."""
+    s = settings()
+    beat(redis_client, "cto.default.1@host", processed=10, run_ms_total=5000.0,
+         ewma_latency_ms=2000.0)  # fmt: skip
+    beat(redis_client, "cto.default.2@host", processed=0, run_ms_total=0.0)
+    read_signals(redis_client, "cto", "default", s, NOW)
+    beat(redis_client, "cto.default.1@host", processed=14, run_ms_total=6600.0,
+         updated_at=NOW + 4, ewma_latency_ms=2000.0)  # fmt: skip
+    beat(redis_client, "cto.default.2@host", processed=2, run_ms_total=1400.0,
+         updated_at=NOW + 4)  # fmt: skip
+    second = read_signals(redis_client, "cto", "default", s, NOW + 5)
+    assert second.service_time_s == pytest.approx((1600 + 1400) / (4 + 2) / 1000)
+
+
+def test_too_few_finished_tasks_fall_back_to_the_moving_averages() -> None:
+    before = Sample(NOW, 0, None, {"a@h": (10, NOW - 100)}, 0.5, {"a@h": 4000.0})
+    counters = {"a@h": (11, NOW - 100)}
+    ran = samples.run_since(before, counters, {"a@h": 4900.0})
+    assert ran == (1, 900.0)
+    after = Sample(NOW + 5, 0, 1, counters, 0.7, {"a@h": 4900.0}, ran)
+    assert samples.rates([before, after]).service_time_s == pytest.approx(0.6)
+
+
+def test_run_totals_of_a_restarted_or_new_instance_count_from_zero() -> None:
+    before = Sample(NOW, 0, None, {"a@h": (50, NOW - 100)}, None, {"a@h": 90_000.0})
+    counters = {"a@h": (3, NOW - 2), "b@h": (2, NOW + 1), "old@h": (9, NOW - 100)}
+    totals = {"a@h": 600.0, "b@h": 500.0}  # old@h reports no totals: left out
+    assert samples.run_since(before, counters, totals) == (5, 1100.0)
+    assert samples.run_since(None, counters, totals) is None
+
+
+def test_samples_round_trip_with_run_totals() -> None:
+    reading = Sample(NOW, 3, 2, {"a@h": (5, NOW - 9)}, 0.5, {"a@h": 1234.5}, (2, 800.0))
+    assert Sample.from_json(reading.to_json()) == reading

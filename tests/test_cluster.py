@@ -102,9 +102,11 @@ def test_heartbeats_carry_instance_state(
     }
     hb = db.hgetall(keys.heartbeat(next(n for n in names if n.startswith("cto."))))
     for field in ("pid", "host", "pool", "concurrency", "active", "processed", "cpu_percent",
-                  "rss_bytes", "ewma_latency_ms", "state"):  # fmt: skip
+                  "rss_bytes", "ewma_latency_ms", "run_ms_total", "state"):  # fmt: skip
         assert field in hb, field
     assert hb["state"] == "active" and hb["agent_type"] == "cto"
+    if int(hb["processed"]):  # the first test ran tasks here: their run time is summed
+        assert float(hb["run_ms_total"]) > 0
     assert int(hb["rss_bytes"]) > 10_000_000
     ttl = db.pttl(keys.heartbeat(names[0]))
     assert 0 < ttl <= 2000

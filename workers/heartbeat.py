@@ -38,6 +38,9 @@ class InstanceStats:
     processed: int = 0
     failed: int = 0
     ewma_latency_ms: float = 0.0
+    #: Run time of every finished task, summed: the autoscaler divides its growth by the
+    #: growth of ``processed + failed`` for the exact mean run time of recent tasks.
+    run_ms_total: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def started(self) -> None:
@@ -48,6 +51,7 @@ class InstanceStats:
         with self._lock:
             self.active = max(0, self.active - 1)
             self.processed += 1
+            self.run_ms_total += latency_ms
             if not ok:
                 self.failed += 1
             if self.ewma_latency_ms == 0.0:
@@ -63,6 +67,7 @@ class InstanceStats:
                 "processed": self.processed,
                 "failed": self.failed,
                 "ewma_latency_ms": round(self.ewma_latency_ms, 3),
+                "run_ms_total": round(self.run_ms_total, 3),
             }
 
 

@@ -34,7 +34,10 @@ class Sample:
     """One reading: backlog, completions since the previous reading, per-instance counters.
 
     ``counters`` maps an instance to (processed + failed, started_at) so the next reading can
-    tell growth from a restarted counter. ``service_s`` is the instances' mean run time then.
+    tell growth from a restarted counter. ``service_s`` is the instances' mean run time then
+    (their moving averages). ``run_totals`` are the instances' summed task run times, and
+    ``ran`` is (tasks, milliseconds) they finished since the previous reading, counting
+    only instances that report both readings' totals.
     """
 
     t: float
@@ -42,6 +45,8 @@ class Sample:
     done: int | None = None
     counters: dict[str, tuple[int, float]] = field(default_factory=dict)
     service_s: float | None = None
+    run_totals: dict[str, float] = field(default_factory=dict)
+    ran: tuple[int, float] | None = None
 
     def to_json(self) -> str:
         return json.dumps(
@@ -51,6 +56,8 @@ class Sample:
                 "done": self.done,
                 "counters": self.counters,
                 "service_s": self.service_s,
+                "run_totals": self.run_totals,
+                "ran": self.ran,
             }
         )
 
@@ -60,12 +67,15 @@ class Sample:
         counters = {k: (int(v[0]), float(v[1])) for k, v in (data.get("counters") or {}).items()}
         done = data.get("done")
         service = data.get("service_s")
+        ran = data.get("ran")
         return cls(
             t=float(data["t"]),
             backlog=int(data["backlog"]),
             done=None if done is None else int(done),
             counters=counters,
             service_s=None if service is None else float(service),
+            run_totals={k: float(v) for k, v in (data.get("run_totals") or {}).items()},
+            ran=None if ran is None else (int(ran[0]), float(ran[1])),
         )
 
 
@@ -74,9 +84,9 @@ class Rates:
     """Messages per second; None when the samples do not span enough time.
 
     ``last_arrival_rate`` and ``last_completion_rate`` cover only the interval since the
-    previous reading: the first to show a burst begin or end. ``service_time_s`` averages the
-    readings' mean run times over the window, because one instance's moving average alone
-    swings by a third with lognormal run times.
+    previous reading: the first to show a burst begin or end. ``service_time_s`` is the
+    exact mean run time of the tasks finished in the window (summed run time over summed
+    completions); with too few of them, the readings' moving averages stand in.
     """
 
     arrival_rate: float | None = None
@@ -107,6 +117,30 @@ def completions_since(
     return done
 
 
+def run_since(
+    previous: Sample | None,
+    counters: dict[str, tuple[int, float]],
+    run_totals: dict[str, float],
+) -> tuple[int, float] | None:
+    """(tasks, run milliseconds) finished since ``previous`` by instances whose summed run
+    time both readings know; an instance restarted under its name counts from zero."""
+    if previous is None:
+        return None
+    tasks, ms = 0, 0.0
+    for instance, total in run_totals.items():
+        count, started_at = counters[instance]
+        before = previous.counters.get(instance)
+        before_ms = previous.run_totals.get(instance)
+        if before is not None and started_at == before[1] and count >= before[0]:
+            if before_ms is not None and total >= before_ms:
+                tasks += count - before[0]
+                ms += total - before_ms
+        elif started_at >= previous.t or before is not None:
+            tasks += count
+            ms += total
+    return tasks, ms
+
+
 def slope(points: list[tuple[float, float]]) -> float | None:
     """Least-squares slope of (t, value) points; None for fewer than two distinct times."""
     if len(points) < 2:
@@ -129,8 +163,7 @@ def recent(ordered: list[Sample], span_s: float) -> list[Sample]:
 def rates(window: list[Sample], load_window_s: float = LOAD_WINDOW_S) -> Rates:
     """Rates over the newest ``load_window_s`` of the samples, slope over all; any order."""
     ordered = sorted(window, key=lambda s: s.t)
-    times = [s.service_s for s in ordered if s.service_s is not None]
-    service = sum(times) / len(times) if times else None
+    service = _service_time(ordered)
     if len(ordered) < 2 or ordered[-1].t - ordered[0].t < MIN_SPAN_S:
         return Rates(service_time_s=service)
     near = recent(ordered, load_window_s)
@@ -151,6 +184,19 @@ def rates(window: list[Sample], load_window_s: float = LOAD_WINDOW_S) -> Rates:
         last_completion_rate=last_completion,
         service_time_s=service,
     )
+
+
+#: Fewer finished tasks than this in the window: the moving averages give the run time.
+MIN_EXACT_TASKS = 3
+
+
+def _service_time(ordered: list[Sample]) -> float | None:
+    runs = [s.ran for s in ordered if s.ran is not None]
+    tasks = sum(n for n, _ in runs)
+    if tasks >= MIN_EXACT_TASKS:
+        return sum(ms for _, ms in runs) / tasks / 1000
+    times = [s.service_s for s in ordered if s.service_s is not None]
+    return sum(times) / len(times) if times else None
 
 
 def load(client: redis.Redis, agent_type: str, pool: str) -> list[Sample]:
@@ -174,13 +220,16 @@ def update(
     counters: dict[str, tuple[int, float]],
     record: bool,
     service_s: float | None = None,
+    run_totals: dict[str, float] | None = None,
 ) -> tuple[Rates, tuple[float, ...]]:
     """Rates including a reading taken at ``now``, and the start times of the instances that
     appeared since the previous reading; with ``record`` the reading is stored."""
     stored = [s for s in load(client, agent_type, pool) if s.t < now]
     previous = max(stored, key=lambda s: s.t, default=None)
     done = completions_since(previous, counters)
-    current = Sample(now, backlog, done, counters, service_s)
+    run_totals = run_totals or {}
+    ran = run_since(previous, counters, run_totals)
+    current = Sample(now, backlog, done, counters, service_s, run_totals, ran)
     if record:
         key = keys.scale_samples(agent_type, pool)
         pipe = client.pipeline(transaction=True)

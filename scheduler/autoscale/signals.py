@@ -121,6 +121,8 @@ class Heartbeat:
     run_time_ms: float | None
     started_at: float
     updated_at: float
+    #: Summed run time of the instance's finished tasks (None from an older worker).
+    run_ms_total: float | None = None
 
 
 def _text(value: Any) -> str:
@@ -150,6 +152,7 @@ def parse_heartbeat(instance: str, data: dict[Any, Any], score: float) -> Heartb
         run_time_ms=_float(raw, "ewma_latency_ms"),
         started_at=_float(raw, "started_at") or 0.0,
         updated_at=_float(raw, "updated_at") or score,
+        run_ms_total=_float(raw, "run_ms_total"),
     )
 
 
@@ -267,6 +270,7 @@ def read_signals(
         now,
         backlog=depth + sum(b.active + b.reserved for b in beats),
         counters={b.instance: (b.completed, b.started_at) for b in beats},
+        run_totals={b.instance: b.run_ms_total for b in beats if b.run_ms_total is not None},
         record=record,
         service_s=_service_time(healthy),
     )
