@@ -211,3 +211,17 @@ def test_one_bad_task_queues_none_of_the_batch(api: httpx.Client, redis_url: str
     assert queue_state(client, "agent.cto.default")[0] == before
     empty = api.post("/v1/tasks/batch", json={"tasks": []}, headers=AUTH)
     assert empty.status_code == 400 and "tasks" in empty.json()["error"]
+
+
+def test_cancel_a_queued_id_then_a_finished_task(api: httpx.Client) -> None:
+    unknown = "0f0e1d2c-0000-4000-8000-0000000000aa"
+    reply = api.post(f"/v1/tasks/{unknown}/cancel", headers=AUTH)
+    assert reply.status_code == 202
+    assert reply.json() == {"id": unknown, "status": "PENDING", "cancelled": True,
+                            "note": "it will be skipped when a worker takes it"}  # fmt: skip
+    task = api.post("/v1/tasks", json={"agent_type": "cto", "prompt": "done soon"},
+                    headers=AUTH).json()  # fmt: skip
+    api.get(f"/v1/tasks/{task['id']}", params={"wait": 30}, headers=AUTH)
+    late = api.post(f"/v1/tasks/{task['id']}/cancel", headers=AUTH)
+    assert late.status_code == 409 and "already finished (SUCCESS)" in late.json()["error"]
+    assert api.post("/v1/tasks/bad*id/cancel", headers=AUTH).status_code == 400

@@ -46,3 +46,7 @@ class BudgetExceeded(InfraMindError):
 
 class TaskTimeout(InfraMindError):
     """A submitted task did not finish within the caller's timeout."""
+
+
+class AlreadyFinished(InvalidInput):
+    """A task asked to be cancelled had already finished: there is nothing left to stop."""

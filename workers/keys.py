@@ -260,3 +260,9 @@ def prompt_stats(agent_type: str) -> str:
 # -- provider rate limits ------------------------------------------------------------------
 #: Prefix of the sliding-window buckets of ``workers.rate_limits`` (one per group and limit).
 RATE_LIMIT_PREFIX = f"{PREFIX}:ratelimit"
+
+
+# -- cancellation --------------------------------------------------------------------------
+#: Sorted set of cancelled task ids, scored by when they were cancelled; a queued task whose
+#: id is here is skipped when a worker takes it.
+CANCELLED = f"{PREFIX}:cancelled"

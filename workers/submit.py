@@ -98,8 +98,8 @@ def build_message(
     return kwargs, publish
 
 
-def _redis_of(app: Celery) -> redis.Redis:
-    """One client per app for the budget check (the broker's Redis)."""
+def broker_client(app: Celery) -> redis.Redis:
+    """One client per app on the broker's Redis (budget checks, cancellations)."""
     client = getattr(app, "_infra_mind_redis", None)
     if client is None:
         client = redis.Redis.from_url(app.conf.broker_url)
@@ -171,4 +171,4 @@ def _check_budgets(app: Celery, settings: Settings, messages: list[dict[str, Any
     pairs = {(m["agent_type"], m["options"]["tenant"] or "") for m in messages}
     for agent_type, tenant in sorted(pairs):
         if has_hard_budget(settings, agent_type, tenant):
-            check_budget(_redis_of(app), settings, agent_type, tenant)
+            check_budget(broker_client(app), settings, agent_type, tenant)

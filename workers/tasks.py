@@ -6,8 +6,9 @@ import logging
 from typing import Any
 
 from celery import Task, signals
+from celery.exceptions import Ignore
 
-from workers import keys, routing, runtime
+from workers import cancel, keys, routing, runtime
 from workers.app import AGENT_TASK, SENT_AT_HEADER, app
 from workers.heartbeat import Heartbeat
 
@@ -46,6 +47,12 @@ def run_agent(
     sent_at = _header(self.request, SENT_AT_HEADER)
     rt = runtime.current(_settings(), self.request.hostname or "unknown")
     queue = _delivery_queue(self.request)
+    if cancel.is_cancelled(rt.redis, self.request.id):
+        if queue:  # it never ran: free its place without a latency sample
+            routing.on_task_done(rt.redis, agent_type, queue, None, False)
+        self.backend.mark_as_revoked(self.request.id, "cancelled", request=self.request)
+        log.info("task %s was cancelled while queued: skipped", self.request.id)
+        raise Ignore()
     return rt.run_agent(
         task_id=self.request.id,
         agent_type=agent_type,

@@ -1,7 +1,8 @@
 """One error shape for every failure: ``{"error": "<one line naming what is wrong>"}``.
 
-Package errors map to the status a client can act on: bad input 400, unknown task 404, a
-hard budget 402, Redis down 503; FastAPI's schema errors become 400 with the field named.
+Package errors map to the status a client can act on: bad input 400, a hard budget 402,
+cancelling a finished task 409, Redis down 503; FastAPI's schema errors become 400 with
+the field named.
 """
 
 from __future__ import annotations
@@ -12,10 +13,17 @@ from fastapi.responses import JSONResponse
 from redis import RedisError
 from starlette.exceptions import HTTPException
 
-from workers.errors import BackendUnavailable, BudgetExceeded, InfraMindError, InvalidInput
+from workers.errors import (
+    AlreadyFinished,
+    BackendUnavailable,
+    BudgetExceeded,
+    InfraMindError,
+    InvalidInput,
+)
 
 #: HTTP status per package error, most specific first.
 STATUS: list[tuple[type[InfraMindError], int]] = [
+    (AlreadyFinished, 409),
     (InvalidInput, 400),
     (BudgetExceeded, 402),
     (BackendUnavailable, 503),

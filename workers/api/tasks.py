@@ -8,7 +8,6 @@ router as the CLI and Python callers. A result is read from Celery's result back
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from typing import Annotated, Any
 
@@ -17,13 +16,12 @@ from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
+from workers.cancel import cancel_task, check_task_id
 from workers.errors import InvalidInput
 from workers.submit import submit, submit_many
 
 router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
 
-#: Celery task ids are UUIDs; anything else would only become an odd Redis key.
-_TASK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,63}")
 #: How often a long-poll re-reads the result backend.
 POLL_S = 0.1
 #: Most tasks in one batch request: larger batches are a client that should stream.
@@ -101,8 +99,7 @@ async def read_task(
     wait: Annotated[float, Query(ge=0, description="seconds to wait for the task to finish")] = 0.0,
 ) -> TaskState:
     """The task's state, and its result or error once finished."""
-    if not _TASK_ID.fullmatch(task_id):
-        raise InvalidInput(f"task id {task_id!r} is not a Celery task id")
+    check_task_id(task_id)
     limit = request.app.state.settings.api_max_wait_s
     if wait > limit:
         raise InvalidInput(f"wait must be at most {limit:g} s (api_max_wait_s), got {wait:g}")
@@ -113,6 +110,25 @@ async def read_task(
         if meta["status"] in states.READY_STATES or time.monotonic() >= deadline:
             return _state(task_id, meta)
         await asyncio.sleep(min(POLL_S, max(0.0, deadline - time.monotonic())))
+
+
+class Cancelled(BaseModel):
+    id: str
+    status: str
+    cancelled: bool = True
+    note: str
+
+
+@router.post("/{task_id}/cancel", status_code=status.HTTP_202_ACCEPTED, response_model=Cancelled)
+def cancel(task_id: str, request: Request) -> Cancelled:
+    """Cancel a task: skipped if still queued, left to finish if running; 409 if finished."""
+    state = cancel_task(task_id, app=request.app.state.celery)
+    note = (
+        "it is running and will finish"
+        if state in (states.STARTED, states.RETRY)
+        else "it will be skipped when a worker takes it"
+    )
+    return Cancelled(id=task_id, status=state, note=note)
 
 
 def _state(task_id: str, meta: dict[str, Any]) -> TaskState:

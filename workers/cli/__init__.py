@@ -28,6 +28,7 @@ app.command()(run.up)
 app.command()(run.demo)
 app.command()(tasks.submit)
 app.command()(tasks.status)
+app.command()(tasks.cancel)
 app.command()(api.api)
 
 #: (command group, "module:attribute" of its typer app). Mounted when the module imports.

@@ -41,6 +41,24 @@ def submit(
     print(json.dumps({"id": handle.id, **handle.get(timeout=timeout)}))
 
 
+@handle_errors
+def cancel(
+    task_id: Annotated[str, typer.Argument(help="the id `submit` printed")],
+) -> None:
+    """Cancel a task: skipped if still queued; a running task finishes."""
+    from workers.app import create_app
+    from workers.cancel import cancel_task, check_task_id
+
+    check_task_id(task_id)
+    settings = load_settings()
+    connect(settings).close()
+    app = create_app(settings)
+    state = cancel_task(task_id, app=app)
+    running = state in ("STARTED", "RETRY")
+    print(f"cancelled {task_id}: " + ("it is running and will finish" if running else
+                                      "it will be skipped when a worker takes it"))  # fmt: skip
+
+
 def _age(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}s"
 

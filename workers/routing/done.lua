@@ -1,8 +1,10 @@
 -- A routed task finished: one less in flight on its delivery queue, and the latency sample
 -- updates the queue's peak EWMA. A failure counts as at least twice the current estimate,
 -- so a target that fails fast does not look fast.
--- ARGV: queue, latency ms, ok ('1' | '0'), now ms ('' = server time). Returns in flight.
+-- ARGV: queue, latency ms ('' = the task never ran: no sample, no count), ok ('1' | '0'),
+-- now ms ('' = server time). Returns in flight.
 local q = ARGV[1]
+if ARGV[2] == '' then return adjust(q, -1, clock(ARGV[4])) end
 local sample = math.max(tonumber(ARGV[2]) or 0, 0)
 local ok = ARGV[3] == '1'
 local now = clock(ARGV[4])

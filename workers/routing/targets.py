@@ -80,17 +80,17 @@ def on_task_done(
     client: redis.Redis,
     agent_type: str,
     target_queue: str,
-    latency_ms: float,
+    latency_ms: float | None,
     ok: bool,
     *,
     now_ms: float | None = None,
 ) -> int:
     """A task delivered from ``target_queue`` finished: one less in flight there, and its
-    latency feeds the queue's peak EWMA. Returns the queue's new in-flight count."""
+    latency feeds the queue's peak EWMA (``None``: it never ran, as when it was cancelled,
+    and counts for nothing). Returns the queue's new in-flight count."""
     del agent_type  # the queue name identifies the target; kept for the hook's signature
-    reply = script("done")(
-        client, (), (target_queue, repr(_float(latency_ms)), "1" if ok else "0", now_arg(now_ms))
-    )
+    sample = "" if latency_ms is None else repr(_float(latency_ms))
+    reply = script("done")(client, (), (target_queue, sample, "1" if ok else "0", now_arg(now_ms)))
     return int(reply)
 
 
