@@ -225,3 +225,18 @@ def test_cancel_a_queued_id_then_a_finished_task(api: httpx.Client) -> None:
     late = api.post(f"/v1/tasks/{task['id']}/cancel", headers=AUTH)
     assert late.status_code == 409 and "already finished (SUCCESS)" in late.json()["error"]
     assert api.post("/v1/tasks/bad*id/cancel", headers=AUTH).status_code == 400
+
+
+def test_metrics_carry_the_bill_and_budgets(api: httpx.Client) -> None:
+    text = api.get("/metrics", headers=AUTH).text
+    assert 'infra_mind_budget_limit_usd{budget="tenant:broke",mode="hard"} 0.0' in text
+    assert "# TYPE infra_mind_cost_month_usd gauge" in text
+    assert "# TYPE infra_mind_rate_limit_used_ratio gauge" in text
+
+
+def test_an_oversized_body_is_refused_before_it_is_read(api: httpx.Client) -> None:
+    huge = b"x" * (17 * 1024 * 1024)
+    reply = api.post(
+        "/v1/tasks", content=huge, headers={**AUTH, "Content-Type": "application/json"}
+    )
+    assert reply.status_code == 413 and "api_max_body_bytes" in reply.json()["error"]

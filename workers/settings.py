@@ -210,6 +210,9 @@ class Settings(BaseSettings):
         None, description="bearer token of the HTTP API; unset: generated in state_dir/api-token"
     )
     api_max_wait_s: float = Field(60.0, gt=0, description="longest result long-poll allowed")
+    api_max_body_bytes: int = Field(
+        16 * 1024 * 1024, ge=1024, description="larger request bodies are refused with 413"
+    )
     openai_base_url: str = "https://api.openai.com/v1"
     openai_api_key: SecretStr | None = Field(
         None, validation_alias=AliasChoices("INFRA_MIND_OPENAI_API_KEY", "OPENAI_API_KEY")

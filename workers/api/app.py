@@ -49,7 +49,7 @@ def create_api(
     api.state.settings = settings
     api.state.redis = client or connect(settings)
     api.state.celery = celery_app or create_app(settings)
-    errors.install(api)
+    errors.install(api, settings.api_max_body_bytes)
     guard = [Depends(bearer_guard(token if token is not None else api_token(settings)[0]))]
     api.include_router(health.router)
     api.include_router(tasks.router, dependencies=guard)

@@ -38,7 +38,19 @@ def _body(message: str, code: int, headers: dict[str, str] | None = None) -> JSO
     return JSONResponse({"error": message}, status_code=code, headers=headers)
 
 
-def install(api: FastAPI) -> None:
+def install(api: FastAPI, max_body_bytes: int) -> None:
+    @api.middleware("http")
+    async def body_limit(request: Request, call_next):  # type: ignore[no-untyped-def]
+        """Refuse an oversized body from its declared length, before reading any of it."""
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > max_body_bytes:
+            return _body(
+                f"request body is {declared} bytes, above the limit of {max_body_bytes} "
+                "(api_max_body_bytes)",
+                413,
+            )
+        return await call_next(request)
+
     @api.exception_handler(InfraMindError)
     async def package_error(_: Request, exc: InfraMindError) -> JSONResponse:
         return _body(str(exc), status_of(exc))

@@ -1,4 +1,5 @@
-"""``/metrics``: the pools' live figures in the Prometheus text format.
+"""``/metrics``: the pools' live figures, rate-limit use and the bill (month-to-date cost,
+budgets) in the Prometheus text format.
 
 A custom collector reads Redis at scrape time, so every API replica reports the same
 cluster-wide numbers and nothing is kept in process.
@@ -6,6 +7,7 @@ cluster-wide numbers and nothing is kept in process.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator
 
 import redis
@@ -16,9 +18,13 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from workers import inspect
+from workers.rate_limits import Buckets, RateLimiter
 from workers.settings import Settings
 
 router = APIRouter(tags=["metrics"])
+#: Collectors of the scheduler's concerns by "module:class", built with (client, settings):
+#: ``workers`` never imports ``scheduler`` at module level.
+SCHEDULER_COLLECTORS: list[str] = ["scheduler.costs.metrics:CostCollector"]
 
 
 class PoolCollector(Collector):
@@ -62,10 +68,39 @@ class PoolCollector(Collector):
         yield from (instances, depth, age, flight, processed, latency)
 
 
+class RateLimitCollector(Collector):
+    """Share used of each provider rate-limit group (the fuller of requests and tokens)."""
+
+    def __init__(self, client: redis.Redis, settings: Settings) -> None:
+        self.client = client
+        self.settings = settings
+
+    def collect(self) -> Iterator[Metric]:
+        used = GaugeMetricFamily(
+            "infra_mind_rate_limit_used_ratio", "Share of the rate limit in use", labels=["group"]
+        )
+        groups = {b.group: b for a in self.settings.agents.values() if (b := Buckets.of(a))}
+        if groups:
+            limiter = RateLimiter(self.client)
+            for name, buckets in sorted(groups.items()):
+                used.add_metric([name], limiter.used_share(buckets))
+        yield used
+
+
+def _collector(target: str, client: redis.Redis, settings: Settings) -> Collector:
+    module, _, attr = target.partition(":")
+    factory = getattr(importlib.import_module(module), attr)
+    collector: Collector = factory(client, settings)
+    return collector
+
+
 @router.get("/metrics", response_class=Response)
 async def metrics(request: Request) -> Response:
     state = request.app.state
     registry = CollectorRegistry(auto_describe=False)
     registry.register(PoolCollector(state.redis, state.settings))
+    registry.register(RateLimitCollector(state.redis, state.settings))
+    for target in SCHEDULER_COLLECTORS:
+        registry.register(_collector(target, state.redis, state.settings))
     body = await run_in_threadpool(generate_latest, registry)
     return Response(body, media_type=CONTENT_TYPE_LATEST)
