@@ -58,6 +58,7 @@ def test_a_cancelled_task_is_skipped_and_the_rest_run(redis_url: str, tmp_path: 
         with pytest.raises(AlreadyFinished, match="SUCCESS"):
             cancel_task(kept.id, app=app)
         assert queue_state(client, "agent.cto.default")[0] == 0
+        assert client.hlen("unacked") == 0  # acknowledged: it will not come back later
         events = [TaskEvent.from_fields(f) for _, f in client.xrange(keys.EVENTS_STREAM)]
         assert {e.task_id for e in events} == {kept.id}  # the skipped task costs nothing
         assert sum(int(v) for v in client.hvals(keys.INFLIGHT)) == 0
