@@ -64,7 +64,7 @@ def api(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ht
     settings = base.model_copy(
         update={"tenant_budgets": load_settings(
             tenant_budgets={"broke": {"monthly_budget_usd": "0", "budget_mode": "hard"}}
-        ).tenant_budgets, "api_max_wait_s": 30.0}
+        ).tenant_budgets, "api_max_wait_s": 30.0, "tenant_rate_limits": {"limited": "2/minute"}}
     )  # fmt: skip
     sup = start_cluster(settings)
     try:
@@ -240,3 +240,14 @@ def test_an_oversized_body_is_refused_before_it_is_read(api: httpx.Client) -> No
         "/v1/tasks", content=huge, headers={**AUTH, "Content-Type": "application/json"}
     )
     assert reply.status_code == 413 and "api_max_body_bytes" in reply.json()["error"]
+
+
+def test_a_tenant_over_its_submission_limit_gets_429(api: httpx.Client) -> None:
+    body = {"agent_type": "cto", "prompt": "x", "tenant": "limited"}
+    assert [api.post("/v1/tasks", json=body, headers=AUTH).status_code for _ in range(2)] == [
+        202,
+        202,
+    ]
+    reply = api.post("/v1/tasks", json=body, headers=AUTH)
+    assert reply.status_code == 429 and "tenant limited" in reply.json()["error"]
+    assert 1 <= int(reply.headers["retry-after"]) <= 60

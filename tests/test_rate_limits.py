@@ -10,6 +10,7 @@ import pytest
 import redis
 
 from scheduler.autoscale.job import RATE_LIMIT_FULL, rate_limit_check
+from workers import keys
 from workers.errors import ConfigError
 from workers.providers import make_provider
 from workers.providers.base import CompletionRequest
@@ -146,3 +147,53 @@ def test_workers_wrap_limited_agent_types_only(redis_client: redis.Redis) -> Non
         assert not isinstance(runtime.context("mlops", "default").provider, LimitedProvider)
     finally:
         runtime.close()
+
+
+def _app_on_db1(redis_url: str, **overrides: object):  # type: ignore[no-untyped-def]
+    from workers.app import create_app
+
+    url = redis_url.rsplit("/", 1)[0] + "/1"
+    return create_app(load_settings(redis_url=url, **overrides))
+
+
+def test_tenants_submit_within_their_own_limits(redis_url: str, redis_client: redis.Redis) -> None:
+    from workers.errors import RateLimitExceeded
+    from workers.inspect import queue_state
+    from workers.submit import submit, submit_many
+
+    app = _app_on_db1(redis_url, tenant_rate_limits={"acme": "3/minute", "*": "2/minute"})
+    try:
+        for _ in range(3):
+            submit("cto", "p", app=app, tenant="acme")
+        with pytest.raises(RateLimitExceeded, match="tenant acme is over") as info:
+            submit("cto", "p", app=app, tenant="acme")
+        assert 0 < info.value.retry_after_s <= 60 and info.value.exit_code == 5
+        submit("cto", "p", app=app, tenant="beta")  # "*": beta has a bucket of its own
+        submit("cto", "p", app=app)  # and so do untagged tasks
+        with pytest.raises(RateLimitExceeded, match="tenant beta"):
+            submit_many([{"agent_type": "cto", "prompt": "p", "tenant": "beta"}] * 2, app=app)
+        with pytest.raises(RateLimitExceeded, match="can never fit"):
+            submit_many([{"agent_type": "cto", "prompt": "p", "tenant": "gamma"}] * 3, app=app)
+        assert queue_state(redis_client, "agent.cto.default")[0] == 5
+    finally:
+        app.close()
+
+
+def test_no_tenant_limits_no_redis_calls(redis_url: str, redis_client: redis.Redis) -> None:
+    from workers.submit import submit
+
+    app = _app_on_db1(redis_url)
+    try:
+        submit("cto", "p", app=app, tenant="acme")
+        assert not redis_client.keys(f"{keys.RATE_LIMIT_PREFIX}*")
+    finally:
+        app.close()
+
+
+@pytest.mark.parametrize(
+    ("limits", "needle"),
+    [({"Acme Corp": "1/minute"}, "invalid tenant name"), ({"acme": "soon"}, "acme: 'soon'")],
+)
+def test_bad_tenant_limits_are_refused_at_load(limits: dict, needle: str) -> None:
+    with pytest.raises(ConfigError, match=needle):
+        load_settings(tenant_rate_limits=limits)

@@ -44,6 +44,16 @@ class BudgetExceeded(InfraMindError):
     exit_code = 4
 
 
+class RateLimitExceeded(InfraMindError):
+    """A tenant's submission rate limit has no room now; ``retry_after_s`` says when."""
+
+    exit_code = 5
+
+    def __init__(self, message: str, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class TaskTimeout(InfraMindError):
     """A submitted task did not finish within the caller's timeout."""
 

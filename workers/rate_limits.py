@@ -22,9 +22,9 @@ from limits.storage import RedisStorage
 from limits.strategies import SlidingWindowCounterRateLimiter
 
 from workers import keys
-from workers.errors import ProviderError
+from workers.errors import ProviderError, RateLimitExceeded
 from workers.providers.base import Completion, CompletionRequest, Provider
-from workers.settings import AgentType
+from workers.settings import AgentType, Settings
 from workers.tokens import count_tokens
 
 log = logging.getLogger(__name__)
@@ -79,16 +79,23 @@ class RateLimiter:
                 raise RateLimited(
                     f"one call needs {cost} of {buckets.group}'s limit {item}: it can never fit"
                 )
-        for item, cost in wanted:
-            if not self._limiter.test(item, buckets.group, cost=cost):
-                return self._wait_for(item, buckets.group)
-        for item, cost in wanted:
-            # Another worker may take the room between test and hit: then wait again. A
-            # request slot taken before a full token bucket stays taken, which only errs on
-            # the side of fewer calls.
-            if not self._limiter.hit(item, buckets.group, cost=cost):
-                return self._wait_for(item, buckets.group)
-        return 0.0
+        return self.take_all([(item, buckets.group, cost) for item, cost in wanted])[0]
+
+    def take_all(self, wanted: list[tuple[RateLimitItem, str, int]]) -> tuple[float, str]:
+        """Take ``cost`` in each (limit, group, cost) if all have room: (0.0, ""). Otherwise
+        the seconds until the first full one should have room, and its group.
+
+        Another client may take the room between the test and the take: then the caller
+        waits again. Room taken before a full bucket stays taken, which only errs on the
+        side of fewer calls.
+        """
+        for item, group, cost in wanted:
+            if not self._limiter.test(item, group, cost=cost):
+                return self._wait_for(item, group), group
+        for item, group, cost in wanted:
+            if not self._limiter.hit(item, group, cost=cost):
+                return self._wait_for(item, group), group
+        return 0.0, ""
 
     def take(self, buckets: Buckets, tokens: int, max_wait_s: float) -> float:
         """Wait until there is room, then take it; seconds waited. ``RateLimited`` after
@@ -118,6 +125,37 @@ class RateLimiter:
     def _wait_for(self, item: RateLimitItem, group: str) -> float:
         stats = self._limiter.get_window_stats(item, group)
         return max(0.01, stats.reset_time - self._clock())
+
+
+#: Bucket group of a tenant's submissions (untagged tasks count as this tenant under "*").
+UNTAGGED = "_untagged"
+
+
+def take_submissions(limiter: RateLimiter, settings: Settings, counts: dict[str, int]) -> None:
+    """Take room for ``counts`` (tenant → tasks) in the tenants' submission limits;
+    ``RateLimitExceeded`` names the tenant and when to retry. Callers skip this (and its
+    Redis calls) when no tenant has a limit."""
+    limits = settings.tenant_rate_limits
+    wanted: list[tuple[RateLimitItem, str, int]] = []
+    names: dict[str, str] = {}
+    for tenant, count in sorted(counts.items()):
+        text = (limits.get(tenant) if tenant else None) or limits.get("*")
+        if text:
+            group = f"tenant-{tenant or UNTAGGED}"
+            names[group] = tenant or "(untagged)"
+            item = parse(text)
+            if count > item.amount:
+                raise RateLimitExceeded(
+                    f"{count} tasks of tenant {names[group]} can never fit its submission "
+                    f"limit {item}", retry_after_s=float(item.get_expiry()),
+                )  # fmt: skip
+            wanted.append((item, group, count))
+    wait, full = limiter.take_all(wanted) if wanted else (0.0, "")
+    if wait > 0:
+        raise RateLimitExceeded(
+            f"tenant {names[full]} is over its submission limit; retry in {wait:.1f} s",
+            retry_after_s=wait,
+        )
 
 
 class LimitedProvider:

@@ -258,6 +258,11 @@ class Settings(BaseSettings):
     tenant_budgets: dict[str, TenantBudget] = Field(
         default_factory=dict, description='e.g. {"acme": {"monthly_budget_usd": 50}}'
     )
+    tenant_rate_limits: dict[str, str] = Field(
+        default_factory=dict,
+        description='submissions per tenant, e.g. {"acme": "100/minute", "*": "20/second"}; '
+        '"*" gives every other tenant (and untagged tasks) a bucket of its own',
+    )
     budget_thresholds: tuple[int, ...] = Field((50, 80, 100), description="alert at these %%")
     budget_webhook_url: str | None = Field(None, description="POSTed once per budget alert")
     cost_run_rate_days: int = Field(7, ge=1, description="window of the month-end projection")
@@ -277,6 +282,23 @@ class Settings(BaseSettings):
     )
 
     agents: dict[str, AgentType] = Field(default_factory=dict, exclude=True)
+
+    @field_validator("tenant_rate_limits")
+    @classmethod
+    def _tenant_limits(cls, value: dict[str, str]) -> dict[str, str]:
+        for tenant, limit in value.items():
+            if tenant != "*":
+                try:
+                    validate_name("tenant", tenant)
+                except InvalidInput as exc:
+                    raise ValueError(str(exc)) from None
+            try:
+                parse_limit(limit)
+            except ValueError:
+                raise ValueError(
+                    f"{tenant}: {limit!r} is not a rate limit; write it like '100/minute'"
+                ) from None
+        return value
 
     def agent(self, name: str) -> AgentType:
         """The agent type called ``name``; raises ``UnknownAgent`` listing the known ones."""

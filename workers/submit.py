@@ -3,6 +3,7 @@ when validation fails."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,7 @@ from celery.result import AsyncResult
 from workers.budget_guard import check_budget, has_hard_budget
 from workers.errors import InvalidInput, ProviderError, TaskTimeout
 from workers.names import validate_name
+from workers.rate_limits import RateLimiter, take_submissions
 from workers.settings import Settings
 
 #: Longest affinity key accepted: it is hashed, but an unbounded key is a client bug.
@@ -98,6 +100,21 @@ def build_message(
     return kwargs, publish
 
 
+def _limiter_of(app: Celery) -> RateLimiter:
+    limiter = getattr(app, "_infra_mind_limiter", None)
+    if limiter is None:
+        limiter = app._infra_mind_limiter = RateLimiter(broker_client(app))  # type: ignore[attr-defined]
+    return limiter
+
+
+def _check_rates(app: Celery, settings: Settings, messages: list[dict[str, Any]]) -> None:
+    """Refuse with ``RateLimitExceeded`` when a tenant's submission limit has no room."""
+    if not settings.tenant_rate_limits:
+        return
+    counts = Counter(m["options"]["tenant"] or "" for m in messages)
+    take_submissions(_limiter_of(app), settings, dict(counts))
+
+
 def broker_client(app: Celery) -> redis.Redis:
     """One client per app on the broker's Redis (budget checks, cancellations)."""
     client = getattr(app, "_infra_mind_redis", None)
@@ -115,7 +132,8 @@ def submit(
     Options: ``tenant``, ``strategy``, ``affinity_key``, ``temperature``, ``max_tokens``,
     ``priority`` (0-9), ``params``. Raises ``InvalidInput`` (nothing published) for an
     unknown agent type, an empty, non-string or oversized prompt, or a bad option, and
-    ``BudgetExceeded`` when a hard budget of the agent type or tenant is used up.
+    ``BudgetExceeded`` when a hard budget of the agent type or tenant is used up, and
+    ``RateLimitExceeded`` when the tenant's submission limit has no room.
     """
     if app is None:
         from workers.app import app as default_app
@@ -126,6 +144,7 @@ def submit(
     settings: Settings = app.conf.infra_mind_settings
     kwargs, publish = build_message(settings, agent_type, prompt, **options)
     _check_budgets(app, settings, [kwargs])
+    _check_rates(app, settings, [kwargs])
     result = app.send_task(AGENT_TASK, kwargs=kwargs, **publish)
     return TaskHandle(id=result.id, agent_type=str(agent_type), result=result)
 
@@ -159,6 +178,7 @@ def submit_many(
         except TypeError as exc:  # an option submit does not take
             raise InvalidInput(f"task {index}: {exc}") from None
     _check_budgets(app, settings, [kwargs for kwargs, _ in built])
+    _check_rates(app, settings, [kwargs for kwargs, _ in built])
     handles = []
     for kwargs, publish in built:
         result = app.send_task(AGENT_TASK, kwargs=kwargs, **publish)

@@ -1,11 +1,14 @@
 """One error shape for every failure: ``{"error": "<one line naming what is wrong>"}``.
 
 Package errors map to the status a client can act on: bad input 400, a hard budget 402,
-cancelling a finished task 409, Redis down 503; FastAPI's schema errors become 400 with
+cancelling a finished task 409, a tenant over its submission limit 429 (with
+Retry-After), Redis down 503; FastAPI's schema errors become 400 with
 the field named.
 """
 
 from __future__ import annotations
+
+import math
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -19,6 +22,7 @@ from workers.errors import (
     BudgetExceeded,
     InfraMindError,
     InvalidInput,
+    RateLimitExceeded,
 )
 
 #: HTTP status per package error, most specific first.
@@ -26,6 +30,7 @@ STATUS: list[tuple[type[InfraMindError], int]] = [
     (AlreadyFinished, 409),
     (InvalidInput, 400),
     (BudgetExceeded, 402),
+    (RateLimitExceeded, 429),
     (BackendUnavailable, 503),
 ]
 
@@ -53,6 +58,9 @@ def install(api: FastAPI, max_body_bytes: int) -> None:
 
     @api.exception_handler(InfraMindError)
     async def package_error(_: Request, exc: InfraMindError) -> JSONResponse:
+        if isinstance(exc, RateLimitExceeded):
+            retry = str(max(1, math.ceil(exc.retry_after_s)))
+            return _body(str(exc), 429, {"Retry-After": retry})
         return _body(str(exc), status_of(exc))
 
     @api.exception_handler(RedisError)

@@ -9,5 +9,7 @@ USAGE = 2
 UNAVAILABLE = 3
 #: A hard budget refused the request.
 BUDGET = 4
+#: A tenant's submission rate limit refused the request (try again later).
+RATE_LIMITED = 5
 #: Interrupted by Ctrl-C.
 INTERRUPTED = 130
