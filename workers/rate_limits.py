@@ -31,6 +31,11 @@ log = logging.getLogger(__name__)
 
 #: Longest single sleep while waiting for room: the bucket is checked again after it.
 MAX_NAP_S = 1.0
+#: Namespaces of the buckets: provider calls by rate-limit group, submissions by tenant.
+CALLS = "calls"
+SUBMISSIONS = "submissions"
+#: A bucket's identifiers: (namespace, group or tenant).
+Bucket = tuple[str, ...]
 
 
 class RateLimited(ProviderError):
@@ -79,23 +84,23 @@ class RateLimiter:
                 raise RateLimited(
                     f"one call needs {cost} of {buckets.group}'s limit {item}: it can never fit"
                 )
-        return self.take_all([(item, buckets.group, cost) for item, cost in wanted])[0]
+        return self.take_all([(item, (CALLS, buckets.group), cost) for item, cost in wanted])[0]
 
-    def take_all(self, wanted: list[tuple[RateLimitItem, str, int]]) -> tuple[float, str]:
-        """Take ``cost`` in each (limit, group, cost) if all have room: (0.0, ""). Otherwise
-        the seconds until the first full one should have room, and its group.
+    def take_all(self, wanted: list[tuple[RateLimitItem, Bucket, int]]) -> tuple[float, Bucket]:
+        """Take ``cost`` in each (limit, bucket, cost) if all have room: (0.0, ()). Otherwise
+        the seconds until the first full one should have room, and that bucket.
 
         Another client may take the room between the test and the take: then the caller
         waits again. Room taken before a full bucket stays taken, which only errs on the
         side of fewer calls.
         """
-        for item, group, cost in wanted:
-            if not self._limiter.test(item, group, cost=cost):
-                return self._wait_for(item, group), group
-        for item, group, cost in wanted:
-            if not self._limiter.hit(item, group, cost=cost):
-                return self._wait_for(item, group), group
-        return 0.0, ""
+        for item, bucket, cost in wanted:
+            if not self._limiter.test(item, *bucket, cost=cost):
+                return self._wait_for(item, bucket), bucket
+        for item, bucket, cost in wanted:
+            if not self._limiter.hit(item, *bucket, cost=cost):
+                return self._wait_for(item, bucket), bucket
+        return 0.0, ()
 
     def take(self, buckets: Buckets, tokens: int, max_wait_s: float) -> float:
         """Wait until there is room, then take it; seconds waited. ``RateLimited`` after
@@ -118,16 +123,16 @@ class RateLimiter:
         shares = []
         for item in (buckets.requests, buckets.tokens):
             if item is not None:
-                stats = self._limiter.get_window_stats(item, buckets.group)
+                stats = self._limiter.get_window_stats(item, CALLS, buckets.group)
                 shares.append(1 - stats.remaining / item.amount)
         return max(shares, default=0.0)
 
-    def _wait_for(self, item: RateLimitItem, group: str) -> float:
-        stats = self._limiter.get_window_stats(item, group)
+    def _wait_for(self, item: RateLimitItem, bucket: Bucket) -> float:
+        stats = self._limiter.get_window_stats(item, *bucket)
         return max(0.01, stats.reset_time - self._clock())
 
 
-#: Bucket group of a tenant's submissions (untagged tasks count as this tenant under "*").
+#: Bucket of a tenant's submissions when untagged tasks fall under "*".
 UNTAGGED = "_untagged"
 
 
@@ -136,24 +141,22 @@ def take_submissions(limiter: RateLimiter, settings: Settings, counts: dict[str,
     ``RateLimitExceeded`` names the tenant and when to retry. Callers skip this (and its
     Redis calls) when no tenant has a limit."""
     limits = settings.tenant_rate_limits
-    wanted: list[tuple[RateLimitItem, str, int]] = []
-    names: dict[str, str] = {}
+    wanted: list[tuple[RateLimitItem, Bucket, int]] = []
     for tenant, count in sorted(counts.items()):
         text = (limits.get(tenant) if tenant else None) or limits.get("*")
         if text:
-            group = f"tenant-{tenant or UNTAGGED}"
-            names[group] = tenant or "(untagged)"
             item = parse(text)
             if count > item.amount:
                 raise RateLimitExceeded(
-                    f"{count} tasks of tenant {names[group]} can never fit its submission "
-                    f"limit {item}", retry_after_s=float(item.get_expiry()),
+                    f"{count} tasks of tenant {tenant or '(untagged)'} can never fit its "
+                    f"submission limit {item}", retry_after_s=float(item.get_expiry()),
                 )  # fmt: skip
-            wanted.append((item, group, count))
-    wait, full = limiter.take_all(wanted) if wanted else (0.0, "")
+            wanted.append((item, (SUBMISSIONS, tenant or UNTAGGED), count))
+    wait, full = limiter.take_all(wanted) if wanted else (0.0, ())
     if wait > 0:
+        name = "(untagged)" if full[1] == UNTAGGED else full[1]
         raise RateLimitExceeded(
-            f"tenant {names[full]} is over its submission limit; retry in {wait:.1f} s",
+            f"tenant {name} is over its submission limit; retry in {wait:.1f} s",
             retry_after_s=wait,
         )
 
