@@ -158,3 +158,19 @@ def test_second_up_in_the_same_folder_is_refused(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     assert proc.stderr.startswith("error: infra-mind is already running from")
+
+
+def test_up_refuses_a_port_in_use_before_starting_anything(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {**_env(), "INFRA_MIND_API_PORT": str(port)}
+        proc = subprocess.run(
+            [CLI, "up", "--no-flower"], cwd=tmp_path, env=env, capture_output=True, text=True,
+            timeout=60,
+        )  # fmt: skip
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(f"error: the HTTP API cannot listen on 127.0.0.1:{port}")
+    assert "set INFRA_MIND_API_PORT or start with --no-api" in proc.stderr
+    assert not (tmp_path / ".infra-mind" / "redis.url").exists()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -43,6 +44,20 @@ def running_pid(state_dir: Path) -> int | None:
     return pid
 
 
+def _check_port(what: str, address: str, port: int, setting: str, flag: str) -> None:
+    """Refuse to start when ``what`` could not listen: a child that cannot bind would only
+    restart in a loop while the banner announced its address."""
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((address, port))
+    except OSError as exc:
+        raise InvalidInput(
+            f"{what} cannot listen on {address}:{port} ({exc.strerror}); "
+            f"set {setting} or start with {flag}"
+        ) from None
+
+
 @dataclass
 class System:
     settings: Settings
@@ -68,6 +83,12 @@ class System:
                 f"infra-mind is already running from {self.state_dir} (pid {other}); "
                 "stop it first or use another folder"
             )
+        if self.with_flower:
+            _check_port("Flower", self.settings.flower_address, self.settings.flower_port,
+                        "INFRA_MIND_FLOWER_PORT", "--no-flower")  # fmt: skip
+        if self.with_api:
+            _check_port("the HTTP API", self.settings.api_address, self.settings.api_port,
+                        "INFRA_MIND_API_PORT", "--no-api")  # fmt: skip
         self.redis_url = self._redis()
         (self.state_dir / PID_FILE).write_text(f"{os.getpid()}\n")
         user, password, _ = flower_credentials(self.settings)
