@@ -46,3 +46,16 @@ def test_the_autoscaler_may_patch_the_scale_subresource() -> None:
     account = maintenance["spec"]["template"]["spec"]["serviceAccountName"]
     binding = next(d for d in docs if d.get("kind") == "RoleBinding")
     assert binding["subjects"][0]["name"] == account
+
+
+def test_every_manifest_is_listed_and_the_api_is_served() -> None:
+    kustomization = yaml.safe_load((MANIFESTS / "kustomization.yaml").read_text("utf-8"))
+    listed = set(kustomization["resources"])
+    assert listed == {p.name for p in MANIFESTS.glob("*.yaml")} - {"kustomization.yaml"}
+    by_name = {(d["kind"], d["metadata"]["name"]): d for d in documents()}
+    api = by_name[("Deployment", "infra-mind-api")]["spec"]["template"]["spec"]["containers"][0]
+    assert api["command"][:2] == ["infra-mind", "api"]
+    assert api["readinessProbe"]["httpGet"]["path"] == "/healthz"
+    secret = by_name[("Secret", "infra-mind-secrets")]["stringData"]
+    assert "INFRA_MIND_API_TOKEN" in secret
+    assert ("Service", "infra-mind-api") in by_name
