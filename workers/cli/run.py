@@ -66,8 +66,7 @@ def up(
     no_flower: Annotated[bool, typer.Option("--no-flower", help="do not start Flower")] = False,
     no_api: Annotated[bool, typer.Option("--no-api", help="do not start the HTTP API")] = False,
 ) -> None:
-    """Start Redis (embedded unless REDIS_URL is set), workers, beat, Flower and the HTTP API;
-    Ctrl-C stops."""
+    """Start Redis (embedded unless REDIS_URL), workers, beat, Flower, HTTP API; Ctrl-C stops."""
     settings = load_settings()
     console = make_console(stderr=True)
     stop = threading.Event()
