@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import redis
@@ -197,3 +198,25 @@ def test_no_tenant_limits_no_redis_calls(redis_url: str, redis_client: redis.Red
 def test_bad_tenant_limits_are_refused_at_load(limits: dict, needle: str) -> None:
     with pytest.raises(ConfigError, match=needle):
         load_settings(tenant_rate_limits=limits)
+
+
+def test_status_shows_rate_limit_use(
+    redis_url: str, redis_client: redis.Redis, tmp_path: Path
+) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from workers.cli import app as cli
+
+    agents = tmp_path / "agents.toml"
+    agents.write_text('[agents.cto]\nrate_limit = "4/minute"\n\n[agents.mlops]\n')
+    url = redis_url.rsplit("/", 1)[0] + "/1"
+    limiter = RateLimiter(redis_client)
+    group = Buckets.of(load_settings(agents_file=agents).agent("cto"))
+    assert group is not None
+    limiter.take(group, 0, max_wait_s=0)
+    env = {"REDIS_URL": url, "INFRA_MIND_AGENTS_FILE": str(agents)}
+    result = CliRunner().invoke(cli, ["status", "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["rate_limits"] == [{"group": "cto", "used": 0.25}]

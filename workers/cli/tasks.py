@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Annotated
 
+import redis
 import typer
 from rich.table import Table
 
@@ -12,7 +13,8 @@ from workers import inspect
 from workers.cli.console import make_console
 from workers.cli.errors import handle_errors
 from workers.connection import connect
-from workers.settings import load_settings
+from workers.rate_limits import Buckets, RateLimiter
+from workers.settings import Settings, load_settings
 
 
 @handle_errors
@@ -59,6 +61,15 @@ def cancel(
                                       "it will be skipped when a worker takes it"))  # fmt: skip
 
 
+def _rate_limit_use(client: redis.Redis, settings: Settings) -> dict[str, float]:
+    """Share used of each provider rate-limit group (none configured: no Redis call)."""
+    groups = {b.group: b for a in settings.agents.values() if (b := Buckets.of(a))}
+    if not groups:
+        return {}
+    limiter = RateLimiter(client)
+    return {name: limiter.used_share(b) for name, b in sorted(groups.items())}
+
+
 def _age(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}s"
 
@@ -72,11 +83,14 @@ def status(
     client = connect(settings)
     try:
         snaps = inspect.pool_snapshots(client, settings)
+        limits = _rate_limit_use(client, settings)
     finally:
         client.close()
     if as_json:
-        rows = [s.summary() for s in snaps]
-        print(json.dumps({"pools": rows}))
+        out: dict[str, object] = {"pools": [s.summary() for s in snaps]}
+        if limits:
+            out["rate_limits"] = [{"group": g, "used": used} for g, used in limits.items()]
+        print(json.dumps(out))
         return
     table = Table(title="infra-mind pools")
     for col in ("pool", "instances", "queued", "oldest", "in flight", "processed", "latency"):
@@ -88,4 +102,7 @@ def status(
             f"{s.agent_type}.{s.pool}", inst, str(s.depth), _age(s.oldest_age_s),
             str(s.in_flight), str(s.processed), lat,
         )  # fmt: skip
-    make_console().print(table)
+    console = make_console()
+    console.print(table)
+    for group, used in limits.items():
+        console.print(f"rate limit {group}: {used:.0%} used")
