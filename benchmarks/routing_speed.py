@@ -1,6 +1,6 @@
 """A simulated provider for the routing benchmark: per-task work, per-instance live speed.
 
-The quality scenarios of ``benchmarks/routing.py`` need (a) instances of different speed
+The quality scenarios of ``benchmarks/routing_quality.py`` need (a) instances of different speed
 inside one pool, and one instance that slows down mid-run (``PoolConfig.speed`` is per pool
 and fixed at start), and (b) every configuration to replay the *same* tasks, so that the
 difference between two configurations is the routing and not the dice.
