@@ -12,6 +12,8 @@ import httpx
 import pytest
 import redis
 import uvicorn
+from fastapi import FastAPI
+from kombu.exceptions import OperationalError
 
 from tests.cluster import cluster_settings, start_cluster, wait_for_instances
 from workers.api import create_api
@@ -34,10 +36,10 @@ def _free_port() -> int:
 class Served:
     """A uvicorn server in a thread, stopped the way SIGTERM would stop it."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, api: FastAPI | None = None) -> None:
         self.port = _free_port()
         config = uvicorn.Config(
-            create_api(settings, token=TOKEN), port=self.port, log_level="warning"
+            api or create_api(settings, token=TOKEN), port=self.port, log_level="critical"
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
@@ -251,3 +253,25 @@ def test_a_tenant_over_its_submission_limit_gets_429(api: httpx.Client) -> None:
     reply = api.post("/v1/tasks", json=body, headers=AUTH)
     assert reply.status_code == 429 and "tenant limited" in reply.json()["error"]
     assert 1 <= int(reply.headers["retry-after"]) <= 60
+
+
+def test_unexpected_failures_keep_the_error_shape(redis_url: str, tmp_path: Path) -> None:
+    settings = cluster_settings(redis_url, tmp_path)
+    api = create_api(settings, token=TOKEN)
+
+    @api.get("/v1/boom")
+    def boom() -> None:
+        raise RuntimeError("secret detail")
+
+    @api.get("/v1/broker-down")
+    def broker_down() -> None:
+        raise OperationalError("Connection refused")
+
+    with Served(settings, api) as client:
+        crash = client.get("/v1/boom", headers=AUTH)
+        assert crash.status_code == 500
+        assert crash.json() == {
+            "error": "internal error (RuntimeError); the server log has the details"
+        }
+        down = client.get("/v1/broker-down", headers=AUTH)
+        assert down.status_code == 503 and "nothing was queued" in down.json()["error"]

@@ -2,17 +2,19 @@
 
 Package errors map to the status a client can act on: bad input 400, a hard budget 402,
 cancelling a finished task 409, a tenant over its submission limit 429 (with
-Retry-After), Redis down 503; FastAPI's schema errors become 400 with
-the field named.
+Retry-After), Redis or the broker down 503; FastAPI's schema errors become 400 with the
+field named; anything unexpected is 500 with its type only (details go to the log).
 """
 
 from __future__ import annotations
 
+import logging
 import math
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from kombu.exceptions import OperationalError
 from redis import RedisError
 from starlette.exceptions import HTTPException
 
@@ -24,6 +26,8 @@ from workers.errors import (
     InvalidInput,
     RateLimitExceeded,
 )
+
+log = logging.getLogger(__name__)
 
 #: HTTP status per package error, most specific first.
 STATUS: list[tuple[type[InfraMindError], int]] = [
@@ -66,6 +70,16 @@ def install(api: FastAPI, max_body_bytes: int) -> None:
     @api.exception_handler(RedisError)
     async def redis_error(_: Request, exc: RedisError) -> JSONResponse:
         return _body(f"Redis is unreachable: {exc}", 503)
+
+    @api.exception_handler(OperationalError)
+    async def broker_error(_: Request, exc: OperationalError) -> JSONResponse:
+        """Publishing failed (the broker is down): nothing was queued, so the client may retry."""
+        return _body(f"the broker is unreachable, nothing was queued: {exc}", 503)
+
+    @api.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("%s %s failed", request.method, request.url.path)
+        return _body(f"internal error ({type(exc).__name__}); the server log has the details", 500)
 
     @api.exception_handler(HTTPException)
     async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
