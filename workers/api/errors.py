@@ -49,8 +49,11 @@ def _body(message: str, code: int, headers: dict[str, str] | None = None) -> JSO
 
 def install(api: FastAPI, max_body_bytes: int) -> None:
     @api.middleware("http")
-    async def body_limit(request: Request, call_next):  # type: ignore[no-untyped-def]
-        """Refuse an oversized body from its declared length, before reading any of it."""
+    async def guard(request: Request, call_next):  # type: ignore[no-untyped-def]
+        """Refuse an oversized body from its declared length, before reading any of it, and
+        answer an unexpected failure in the usual shape. Caught here, not by a handler for
+        ``Exception``: Starlette re-raises after such a handler, and the server then drops
+        the connection under the response."""
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > max_body_bytes:
             return _body(
@@ -58,7 +61,12 @@ def install(api: FastAPI, max_body_bytes: int) -> None:
                 "(api_max_body_bytes)",
                 413,
             )
-        return await call_next(request)
+        try:
+            return await call_next(request)
+        except Exception as exc:
+            log.exception("%s %s failed", request.method, request.url.path)
+            kind = type(exc).__name__
+            return _body(f"internal error ({kind}); the server log has the details", 500)
 
     @api.exception_handler(InfraMindError)
     async def package_error(_: Request, exc: InfraMindError) -> JSONResponse:
@@ -75,11 +83,6 @@ def install(api: FastAPI, max_body_bytes: int) -> None:
     async def broker_error(_: Request, exc: OperationalError) -> JSONResponse:
         """Publishing failed (the broker is down): nothing was queued, so the client may retry."""
         return _body(f"the broker is unreachable, nothing was queued: {exc}", 503)
-
-    @api.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("%s %s failed", request.method, request.url.path)
-        return _body(f"internal error ({type(exc).__name__}); the server log has the details", 500)
 
     @api.exception_handler(HTTPException)
     async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
