@@ -25,6 +25,11 @@ SENT_AT_HEADER = "im_sent_at"
 LOCAL_REDIS = "redis://127.0.0.1:6379/0"
 
 
+def visibility_timeout_s(settings: Settings) -> int:
+    """How long an unacknowledged message waits before Redis hands it out again."""
+    return settings.task_time_limit_s * 2 + 60
+
+
 def agent_queues(settings: Settings) -> list[Queue]:
     queues = [Queue(keys.pool_queue(a.name, p)) for a, p in settings.pools()]
     return [*queues, Queue(keys.MAINTENANCE_QUEUE)]
@@ -52,7 +57,7 @@ def create_app(settings: Settings) -> Celery:
         task_soft_time_limit=max(1, settings.task_time_limit_s - 10),
         # Unacked messages come back after the visibility timeout: keep it above the longest task.
         broker_transport_options={
-            "visibility_timeout": settings.task_time_limit_s * 2 + 60,
+            "visibility_timeout": visibility_timeout_s(settings),
             "queue_order_strategy": "priority",
         },
         broker_connection_retry_on_startup=True,

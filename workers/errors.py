@@ -38,6 +38,11 @@ class ProviderError(InfraMindError):
     """An LLM provider failed after its retries."""
 
 
+class TransientProviderError(ProviderError):
+    """A provider failure that may pass (rate limit, 5xx, network): the task is retried
+    later, with backoff, instead of failing at once."""
+
+
 class BudgetExceeded(InfraMindError):
     """A hard budget refuses new work; the message names the budget."""
 

@@ -22,7 +22,7 @@ from limits.storage import RedisStorage
 from limits.strategies import SlidingWindowCounterRateLimiter
 
 from workers import keys
-from workers.errors import ProviderError, RateLimitExceeded
+from workers.errors import RateLimitExceeded, TransientProviderError
 from workers.providers.base import Completion, CompletionRequest, Provider
 from workers.settings import AgentType, Settings
 from workers.tokens import count_tokens
@@ -38,7 +38,7 @@ SUBMISSIONS = "submissions"
 Bucket = tuple[str, ...]
 
 
-class RateLimited(ProviderError):
+class RateLimited(TransientProviderError):
     """A call waited ``rate_limit_max_wait_s`` and its rate limit still had no room."""
 
 

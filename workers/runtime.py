@@ -19,6 +19,7 @@ from workers.agents.handler import AgentContext, AgentRequest, AgentResult
 from workers.agents.registry import resolve_handler
 from workers.cache import ResponseCache, TieredCache
 from workers.connection import resolve_redis_url
+from workers.errors import TransientProviderError
 from workers.heartbeat import InstanceStats
 from workers.pricing import compute_cost
 from workers.prompts.source import StoredPrompts
@@ -101,8 +102,13 @@ class WorkerRuntime:
         sent_at: float | None,
         pool: str | None = None,
         queue: str = "",
+        last_try: bool = True,
     ) -> dict[str, Any]:
-        """Run the agent's handler, emit the task event, return the JSON-able result."""
+        """Run the agent's handler, emit the task event, return the JSON-able result.
+
+        A transient provider failure before the ``last_try`` emits no event: the task runs
+        again, and the cost rollup counts a task id once, so only its outcome may speak.
+        """
         started = time.time()
         queue_wait_ms = max(0.0, (started - sent_at) * 1000) if sent_at else 0.0
         pool = pool or self.pool or next(iter(self.settings.agent(agent_type).pools))
@@ -125,7 +131,8 @@ class WorkerRuntime:
             return out
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"[:500]
-            self._finish(task_id, ctx, request, None, started, queue_wait_ms, error)
+            retried = not last_try and isinstance(exc, TransientProviderError)
+            self._finish(task_id, ctx, request, None, started, queue_wait_ms, error, not retried)
             raise
         finally:
             if reservation is not None:
@@ -161,6 +168,7 @@ class WorkerRuntime:
         started: float,
         queue_wait_ms: float,
         error: str,
+        emit: bool = True,
     ) -> dict[str, Any]:
         run_s = time.time() - started
         self.stats.finished(run_s * 1000, ok=result is not None)
@@ -188,7 +196,8 @@ class WorkerRuntime:
             tenant=request.tenant,
             error=error,
         )
-        events.emit(self.redis, event, self.settings.events_maxlen)
+        if emit:
+            events.emit(self.redis, event, self.settings.events_maxlen)
         if result is None:
             return {}
         out = result.to_dict()

@@ -194,6 +194,13 @@ class Settings(BaseSettings):
         "threads", description="Celery pool of agent instances (threads: I/O-bound LLM calls)"
     )
     shutdown_grace_s: float = Field(defaults.SHUTDOWN_GRACE_S, gt=0)
+    task_max_retries: int = Field(
+        3, ge=0, le=20, description="retries of a task whose provider failed transiently"
+    )
+    task_retry_base_s: float = Field(5.0, gt=0, description="first retry delay; doubles each time")
+    task_retry_max_s: float = Field(
+        300.0, gt=0, description="longest retry delay (kept under the visibility timeout)"
+    )
     rate_limit_max_wait_s: float = Field(
         60.0, ge=0, description="longest a provider call waits for room in its rate limit"
     )

@@ -9,8 +9,10 @@ from celery import Task, signals
 from celery.exceptions import Ignore
 
 from workers import cancel, keys, routing, runtime
-from workers.app import AGENT_TASK, SENT_AT_HEADER, app
+from workers.app import AGENT_TASK, SENT_AT_HEADER, app, visibility_timeout_s
+from workers.errors import TransientProviderError
 from workers.heartbeat import Heartbeat
+from workers.retries import retry_delay
 
 log = logging.getLogger(__name__)
 _heartbeat: Heartbeat | None = None
@@ -53,15 +55,29 @@ def run_agent(
         self.backend.mark_as_revoked(self.request.id, "cancelled", request=self.request)
         log.info("task %s was cancelled while queued: skipped", self.request.id)
         raise Ignore()
-    return rt.run_agent(
-        task_id=self.request.id,
-        agent_type=agent_type,
-        prompt=prompt,
-        options=options or {},
-        sent_at=float(sent_at) if sent_at else None,
-        pool=_pool_of(queue),
-        queue=queue,
-    )
+    settings = _settings()
+    retries = self.request.retries
+    last_try = retries >= settings.task_max_retries
+    try:
+        return rt.run_agent(
+            task_id=self.request.id,
+            agent_type=agent_type,
+            prompt=prompt,
+            options=options or {},
+            sent_at=float(sent_at) if sent_at else None,
+            pool=_pool_of(queue),
+            queue=queue,
+            last_try=last_try,
+        )
+    except TransientProviderError as exc:
+        if last_try:
+            raise
+        delay = retry_delay(
+            retries, settings.task_retry_base_s, settings.task_retry_max_s,
+            visibility_timeout_s(settings),
+        )  # fmt: skip
+        log.warning("task %s: %s; retry %d in %.1f s", self.request.id, exc, retries + 1, delay)
+        raise self.retry(exc=exc, countdown=delay, max_retries=settings.task_max_retries) from None
 
 
 @signals.worker_ready.connect

@@ -10,7 +10,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from workers.errors import ProviderError
+from workers.errors import ProviderError, TransientProviderError
 from workers.providers.base import Completion, CompletionRequest
 from workers.tokens import count_tokens
 
@@ -65,11 +65,11 @@ class OpenAIProvider:
         try:
             data = retrying(self._post, payload)
         except httpx.HTTPStatusError as exc:
-            raise ProviderError(
-                f"openai: HTTP {exc.response.status_code} from {exc.request.url}"
-            ) from None
+            kind = TransientProviderError if _retryable(exc) else ProviderError
+            raise kind(f"openai: HTTP {exc.response.status_code} from {exc.request.url}") from None
         except httpx.HTTPError as exc:
-            raise ProviderError(f"openai: {type(exc).__name__}: {exc}") from None
+            kind = TransientProviderError if _retryable(exc) else ProviderError
+            raise kind(f"openai: {type(exc).__name__}: {exc}") from None
         return self._parse(data, request)
 
     def _post(self, payload: dict[str, object]) -> dict[str, object]:
