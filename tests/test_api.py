@@ -275,3 +275,14 @@ def test_unexpected_failures_keep_the_error_shape(redis_url: str, tmp_path: Path
         }
         down = client.get("/v1/broker-down", headers=AUTH)
         assert down.status_code == 503 and "nothing was queued" in down.json()["error"]
+
+
+def test_api_command_without_redis_exits_3() -> None:
+    from typer.testing import CliRunner
+
+    from workers.cli import app as cli
+
+    env = {"REDIS_URL": f"redis://127.0.0.1:{_free_port()}/0"}
+    result = CliRunner().invoke(cli, ["api", "--port", str(_free_port())], env=env)
+    assert result.exit_code == 3
+    assert "is unreachable" in result.output
