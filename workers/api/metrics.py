@@ -71,8 +71,8 @@ class PoolCollector(Collector):
 class RateLimitCollector(Collector):
     """Share used of each provider rate-limit group (the fuller of requests and tokens)."""
 
-    def __init__(self, client: redis.Redis, settings: Settings) -> None:
-        self.client = client
+    def __init__(self, limiter: RateLimiter, settings: Settings) -> None:
+        self.limiter = limiter
         self.settings = settings
 
     def collect(self) -> Iterator[Metric]:
@@ -80,10 +80,8 @@ class RateLimitCollector(Collector):
             "infra_mind_rate_limit_used_ratio", "Share of the rate limit in use", labels=["group"]
         )
         groups = {b.group: b for a in self.settings.agents.values() if (b := Buckets.of(a))}
-        if groups:
-            limiter = RateLimiter(self.client)
-            for name, buckets in sorted(groups.items()):
-                used.add_metric([name], limiter.used_share(buckets))
+        for name, buckets in sorted(groups.items()):
+            used.add_metric([name], self.limiter.used_share(buckets))
         yield used
 
 
@@ -99,7 +97,10 @@ async def metrics(request: Request) -> Response:
     state = request.app.state
     registry = CollectorRegistry(auto_describe=False)
     registry.register(PoolCollector(state.redis, state.settings))
-    registry.register(RateLimitCollector(state.redis, state.settings))
+    limiter = getattr(state, "rate_limiter", None)
+    if limiter is None:  # one connection pool for every scrape
+        limiter = state.rate_limiter = RateLimiter(state.redis)
+    registry.register(RateLimitCollector(limiter, state.settings))
     for target in SCHEDULER_COLLECTORS:
         registry.register(_collector(target, state.redis, state.settings))
     body = await run_in_threadpool(generate_latest, registry)
