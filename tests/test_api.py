@@ -286,3 +286,20 @@ def test_api_command_without_redis_exits_3() -> None:
     result = CliRunner().invoke(cli, ["api", "--port", str(_free_port())], env=env)
     assert result.exit_code == 3
     assert "is unreachable" in result.output
+
+
+def test_prompts_are_optimized_over_http(api: httpx.Client) -> None:
+    text = "Please note that you must basically keep `prod-db` in order to pass the audit."
+    body = {"prompts": [{"id": "p1", "prompt": text}, {"prompt": "Hello!"}]}
+    results = api.post("/v1/prompts/optimize", json=body, headers=AUTH).json()["results"]
+    first, second = results
+    assert first["id"] == "p1" and "`prod-db`" in first["optimized"]
+    assert first["optimized_tokens"] < first["original_tokens"] and first["quality"] == 1.0
+    assert second["id"] is None and second["optimized"] == "Hello!"
+    bad = api.post("/v1/prompts/optimize", json={"prompts": [{"prompt": 3}]}, headers=AUTH)
+    assert bad.status_code == 400 and "prompt" in bad.json()["error"]
+    unknown = api.post(
+        "/v1/prompts/optimize", json={"prompts": [{"prompt": "x"}], "model": 5}, headers=AUTH
+    )
+    assert unknown.status_code == 400
+    assert api.get("/v1/prompts/stats", headers=AUTH).json() == {"agents": []}

@@ -10,7 +10,7 @@ import redis
 from celery import Celery
 from fastapi import APIRouter, Depends, FastAPI
 
-from workers.api import errors, health, metrics, pools, tasks
+from workers.api import errors, health, metrics, pools, prompts, tasks
 from workers.api.auth import bearer_guard
 from workers.app import create_app
 from workers.connection import connect
@@ -55,6 +55,7 @@ def create_api(
     api.include_router(tasks.router, dependencies=guard)
     api.include_router(pools.router, dependencies=guard)
     api.include_router(metrics.router, dependencies=guard)
+    api.include_router(prompts.router, dependencies=guard)
     for target in SCHEDULER_ROUTERS:
         api.include_router(_router(target), dependencies=guard)
     return api
