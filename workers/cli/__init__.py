@@ -13,7 +13,7 @@ import sys
 
 import typer
 
-from workers.cli import api, exits, run, tasks
+from workers.cli import api, doctor, exits, run, tasks
 from workers.cli.errors import fail
 from workers.errors import InfraMindError
 
@@ -30,6 +30,7 @@ app.command()(tasks.submit)
 app.command()(tasks.status)
 app.command()(tasks.cancel)
 app.command()(api.api)
+app.command()(doctor.doctor)
 
 #: (command group, "module:attribute" of its typer app). Mounted when the module imports.
 GROUPS: list[tuple[str, str]] = [
