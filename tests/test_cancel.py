@@ -14,7 +14,7 @@ from workers import keys
 from workers.app import create_app
 from workers.cancel import cancel, cancel_task, is_cancelled
 from workers.cli import app as cli
-from workers.errors import AlreadyFinished, InvalidInput
+from workers.errors import AlreadyFinished, InvalidInput, TaskCancelled
 from workers.events import TaskEvent
 from workers.inspect import queue_state
 from workers.submit import submit
@@ -51,7 +51,8 @@ def test_a_cancelled_task_is_skipped_and_the_rest_run(redis_url: str, tmp_path: 
     try:
         wait_for_instances(client, settings, 3)
         assert kept.get(timeout=60)["agent_type"] == "cto"
-        doomed.result.get(timeout=30, propagate=False)
+        with pytest.raises(TaskCancelled, match="was cancelled before it ran"):
+            doomed.get(timeout=30)
         assert doomed.status == states.REVOKED
         with pytest.raises(AlreadyFinished, match="already finished \\(REVOKED\\)"):
             cancel_task(doomed.id, app=app)

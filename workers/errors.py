@@ -63,5 +63,9 @@ class TaskTimeout(InfraMindError):
     """A submitted task did not finish within the caller's timeout."""
 
 
+class TaskCancelled(InfraMindError):
+    """A task waited on was cancelled before it ran."""
+
+
 class AlreadyFinished(InvalidInput):
     """A task asked to be cancelled had already finished: there is nothing left to stop."""

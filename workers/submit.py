@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis
-from celery import Celery
+from celery import Celery, states
 from celery.exceptions import TimeoutError as CeleryTimeout
 from celery.result import AsyncResult
 
 from workers.budget_guard import check_budget, has_hard_budget
-from workers.errors import InvalidInput, ProviderError, TaskTimeout
+from workers.errors import InvalidInput, ProviderError, TaskCancelled, TaskTimeout
 from workers.names import validate_name
 from workers.rate_limits import RateLimiter, take_submissions
 from workers.settings import Settings
@@ -36,11 +36,14 @@ class TaskHandle:
         return str(self.result.status)
 
     def get(self, timeout: float | None = 60.0) -> dict[str, Any]:
-        """The task's result; raises ``TaskTimeout`` or ``ProviderError`` (task failed)."""
+        """The task's result; raises ``TaskTimeout``, ``TaskCancelled`` or ``ProviderError``
+        (the task failed)."""
         try:
             value = self.result.get(timeout=timeout, propagate=False)
         except CeleryTimeout:
             raise TaskTimeout(f"task {self.id} did not finish within {timeout} s") from None
+        if self.result.status == states.REVOKED:
+            raise TaskCancelled(f"task {self.id} was cancelled before it ran")
         if self.result.failed():
             raise ProviderError(f"task {self.id} failed: {value!r}")
         return dict(value)
