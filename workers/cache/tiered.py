@@ -86,6 +86,9 @@ class TieredCache:
         self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cache-bg")
         self._queued = 0
         self._queue_lock = threading.Lock()
+        #: One flush at a time: a flush that returns must find the reads a concurrent
+        #: background flush already took written to Redis, not still in flight.
+        self._flush_lock = threading.Lock()
         self._flush_queued = False
         self._last_flush = clock()
         self.hot: frozenset[str] = frozenset()
@@ -211,15 +214,16 @@ class TieredCache:
 
     def flush(self) -> None:
         """Learn from buffered reads and send statistics and counters to Redis now."""
-        now = self._clock()
-        self._last_flush = now
-        reads, writes = self._stats.take()
-        if self.config.prefetch:
-            self.prefetcher.learn(reads)
-        pipe = self._client.pipeline(transaction=False)
-        self._stats.write(pipe, reads, writes, now)
-        self.metrics.write(pipe)
-        pipe.execute()
+        with self._flush_lock:
+            now = self._clock()
+            self._last_flush = now
+            reads, writes = self._stats.take()
+            if self.config.prefetch:
+                self.prefetcher.learn(reads)
+            pipe = self._client.pipeline(transaction=False)
+            self._stats.write(pipe, reads, writes, now)
+            self.metrics.write(pipe)
+            pipe.execute()
 
     def drain(self, timeout: float = 5.0) -> None:
         """Flush, then wait until background work queued so far (prefetch, refresh) has run."""
