@@ -40,7 +40,9 @@ def child_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-def start_cluster(settings: Settings, *, maintenance: bool = False) -> Supervisor:
+def start_cluster(
+    settings: Settings, *, maintenance: bool = False, env: dict[str, str] | None = None
+) -> Supervisor:
     sup = Supervisor(
         settings=settings,
         redis_url=str(settings.redis_url),
@@ -48,7 +50,7 @@ def start_cluster(settings: Settings, *, maintenance: bool = False) -> Superviso
         with_maintenance=maintenance,
         with_beat=False,
         with_flower=False,
-        extra_env=child_env(settings),
+        extra_env={**child_env(settings), **(env or {})},
     )
     sup.start()
     return sup

@@ -1,6 +1,6 @@
 """Shared fixtures: a real redis-server on a free port for the whole session.
 
-Tests never use a shared Redis, fakeredis or Celery's eager mode.
+Tests never use a shared Redis, an in-memory Redis imitation or Celery's eager mode.
 """
 
 from __future__ import annotations

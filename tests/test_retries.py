@@ -10,7 +10,7 @@ import pytest
 import redis
 from celery import Celery, states
 
-from tests.cluster import child_env, wait_for_instances
+from tests.cluster import cluster_settings, start_cluster, wait_for_instances
 from tests.openai_stub import StubState, openai_stub
 from workers import keys
 from workers.app import create_app
@@ -18,7 +18,6 @@ from workers.events import TaskEvent, TaskStatus
 from workers.retries import retry_delay
 from workers.settings import Settings, load_settings
 from workers.submit import submit
-from workers.supervisor import Supervisor
 
 
 def test_delays_double_up_to_the_caps_with_jitter() -> None:
@@ -52,23 +51,15 @@ def stub_cluster(
     agents = folder / "agents.toml"
     agents.write_text(AGENTS)
     with openai_stub() as (stub_url, state):
-        settings = load_settings(
-            redis_url=url, agents_file=agents, state_dir=folder, heartbeat_interval_s=0.5,
-            heartbeat_ttl_s=2, shutdown_grace_s=15,
-        )  # fmt: skip
+        settings = cluster_settings(url, folder, agents)
         env = {
-            **child_env(settings),
             "INFRA_MIND_OPENAI_BASE_URL": stub_url,
             "INFRA_MIND_OPENAI_API_KEY": "sk-test",
             "INFRA_MIND_OPENAI_MAX_RETRIES": "0",
             "INFRA_MIND_TASK_MAX_RETRIES": "2",
             "INFRA_MIND_TASK_RETRY_BASE_S": "0.2",
         }
-        sup = Supervisor(
-            settings=settings, redis_url=url, log_dir=folder / "logs", with_beat=False,
-            with_flower=False, with_maintenance=False, extra_env=env,
-        )  # fmt: skip
-        sup.start()
+        sup = start_cluster(settings, env=env)
         app = create_app(settings)
         try:
             wait_for_instances(client, settings, 1)

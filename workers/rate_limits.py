@@ -132,6 +132,12 @@ class RateLimiter:
         return max(0.01, stats.reset_time - self._clock())
 
 
+def used_shares(limiter: RateLimiter, settings: Settings) -> dict[str, float]:
+    """Share used of every provider rate-limit group, by group name (``status``, metrics)."""
+    groups = {b.group: b for a in settings.agents.values() if (b := Buckets.of(a))}
+    return {name: limiter.used_share(b) for name, b in sorted(groups.items())}
+
+
 #: Bucket of a tenant's submissions when untagged tasks fall under "*".
 UNTAGGED = "_untagged"
 

@@ -3,29 +3,23 @@ and one Redis client shared by every request."""
 
 from __future__ import annotations
 
-import importlib
 from importlib.metadata import version
 
 import redis
 from celery import Celery
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import Depends, FastAPI
 
 from workers.api import errors, health, metrics, pools, prompts, tasks
 from workers.api.auth import bearer_guard
 from workers.app import create_app
 from workers.connection import connect
 from workers.credentials import api_token
+from workers.dotted import load
 from workers.settings import Settings, load_settings
 
 #: Routers of the scheduler's concerns, by "module:attribute": ``workers`` never imports
 #: ``scheduler`` at module level (the CLI mounts its command groups the same way).
 SCHEDULER_ROUTERS: list[str] = ["scheduler.costs.api:router"]
-
-
-def _router(target: str) -> APIRouter:
-    module, _, attr = target.partition(":")
-    router: APIRouter = getattr(importlib.import_module(module), attr)
-    return router
 
 
 def create_api(
@@ -57,5 +51,5 @@ def create_api(
     api.include_router(metrics.router, dependencies=guard)
     api.include_router(prompts.router, dependencies=guard)
     for target in SCHEDULER_ROUTERS:
-        api.include_router(_router(target), dependencies=guard)
+        api.include_router(load(target), dependencies=guard)
     return api

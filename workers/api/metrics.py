@@ -7,7 +7,6 @@ cluster-wide numbers and nothing is kept in process.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterator
 
 import redis
@@ -18,7 +17,8 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from workers import inspect
-from workers.rate_limits import Buckets, RateLimiter
+from workers.dotted import load
+from workers.rate_limits import RateLimiter, used_shares
 from workers.settings import Settings
 
 router = APIRouter(tags=["metrics"])
@@ -79,17 +79,9 @@ class RateLimitCollector(Collector):
         used = GaugeMetricFamily(
             "infra_mind_rate_limit_used_ratio", "Share of the rate limit in use", labels=["group"]
         )
-        groups = {b.group: b for a in self.settings.agents.values() if (b := Buckets.of(a))}
-        for name, buckets in sorted(groups.items()):
-            used.add_metric([name], self.limiter.used_share(buckets))
+        for name, share in used_shares(self.limiter, self.settings).items():
+            used.add_metric([name], share)
         yield used
-
-
-def _collector(target: str, client: redis.Redis, settings: Settings) -> Collector:
-    module, _, attr = target.partition(":")
-    factory = getattr(importlib.import_module(module), attr)
-    collector: Collector = factory(client, settings)
-    return collector
 
 
 @router.get("/metrics", response_class=Response)
@@ -102,6 +94,6 @@ async def metrics(request: Request) -> Response:
         limiter = state.rate_limiter = RateLimiter(state.redis)
     registry.register(RateLimitCollector(limiter, state.settings))
     for target in SCHEDULER_COLLECTORS:
-        registry.register(_collector(target, state.redis, state.settings))
+        registry.register(load(target)(state.redis, state.settings))
     body = await run_in_threadpool(generate_latest, registry)
     return Response(body, media_type=CONTENT_TYPE_LATEST)

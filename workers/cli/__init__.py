@@ -7,7 +7,6 @@ like the Celery app lists the scheduler's task module: ``workers`` never imports
 
 from __future__ import annotations
 
-import importlib
 import logging
 import sys
 
@@ -15,6 +14,7 @@ import typer
 
 from workers.cli import api, doctor, exits, run, tasks
 from workers.cli.errors import fail
+from workers.dotted import load
 from workers.errors import InfraMindError
 
 app = typer.Typer(
@@ -48,16 +48,11 @@ COMMANDS: list[tuple[str, str]] = [
 ]
 
 
-def _load(target: str) -> object:
-    module, _, attr = target.partition(":")
-    return getattr(importlib.import_module(module), attr)
-
-
 def _mount() -> None:
     for name, target in GROUPS:
-        app.add_typer(_load(target), name=name)  # type: ignore[arg-type]
+        app.add_typer(load(target), name=name)  # type: ignore[arg-type]
     for name, target in COMMANDS:
-        app.command(name)(_load(target))  # type: ignore[arg-type]
+        app.command(name)(load(target))  # type: ignore[arg-type]
 
 
 def main() -> None:

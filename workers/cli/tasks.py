@@ -13,7 +13,7 @@ from workers import inspect
 from workers.cli.console import make_console
 from workers.cli.errors import handle_errors
 from workers.connection import connect
-from workers.rate_limits import Buckets, RateLimiter
+from workers.rate_limits import RateLimiter, used_shares
 from workers.settings import Settings, load_settings
 
 
@@ -63,11 +63,9 @@ def cancel(
 
 def _rate_limit_use(client: redis.Redis, settings: Settings) -> dict[str, float]:
     """Share used of each provider rate-limit group (none configured: no Redis call)."""
-    groups = {b.group: b for a in settings.agents.values() if (b := Buckets.of(a))}
-    if not groups:
+    if not any(a.rate_limit or a.token_rate_limit for a in settings.agents.values()):
         return {}
-    limiter = RateLimiter(client)
-    return {name: limiter.used_share(b) for name, b in sorted(groups.items())}
+    return used_shares(RateLimiter(client), settings)
 
 
 def _age(value: float | None) -> str:
